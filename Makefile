@@ -1,0 +1,111 @@
+# ptalloc — build, test, demo, bench.
+#
+#   make          build/libptalloc.so and build/libptalloc.a
+#   make demo     run the built-in demonstration
+#   make test     every test, on the release, debug and UBSan builds
+#   make bench    benchmarks against glibc, jemalloc, tcmalloc, mimalloc
+#   make fuzz     libFuzzer run (FUZZ_SECONDS, default 60)
+#   make install  PREFIX=/usr/local
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+
+SRCS    := $(wildcard src/*.c)
+HDRS    := $(wildcard src/*.h) include/ptalloc.h
+
+WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter
+BASE    := -std=gnu11 -fPIC -Iinclude -Isrc -fvisibility=hidden -fno-plt \
+           -ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free \
+           -fno-builtin-calloc -fno-builtin-realloc -fno-stack-protector -fno-strict-aliasing \
+           $(WARN) -Wno-missing-attributes
+REL_CF  := $(BASE) -O2 -g -DNDEBUG
+DBG_CF  := $(BASE) -O1 -g -DPTALLOC_DEBUG=1
+UBS_CF  := $(BASE) -O1 -g -DPTALLOC_DEBUG=1 -fsanitize=undefined -fno-sanitize-recover=all \
+           -fno-sanitize=alignment
+LDSO    := -shared -Wl,-soname,libptalloc.so -Wl,-z,nodelete -Wl,--version-script=src/exports.map
+
+REL_OBJ := $(SRCS:src/%.c=build/obj/%.o)
+DBG_OBJ := $(SRCS:src/%.c=build/debug/obj/%.o)
+UBS_OBJ := $(SRCS:src/%.c=build/ubsan/obj/%.o)
+
+.PHONY: all lib debug ubsan test test-quick demo bench fuzz install clean deps tests
+all: lib
+lib: build/libptalloc.so build/libptalloc.a
+
+build/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CF) -c $< -o $@
+build/debug/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(DBG_CF) -c $< -o $@
+build/ubsan/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(UBS_CF) -c $< -o $@
+
+build/libptalloc.so: $(REL_OBJ) src/exports.map
+	$(CC) $(LDSO) -o $@ $(REL_OBJ)
+build/libptalloc.a: $(REL_OBJ)
+	rm -f $@ && ar rcs $@ $(REL_OBJ)
+build/debug/libptalloc.so: $(DBG_OBJ) src/exports.map
+	$(CC) $(LDSO) -o $@ $(DBG_OBJ)
+build/ubsan/libptalloc.so: $(UBS_OBJ) src/exports.map
+	$(CC) $(LDSO) -fsanitize=undefined -o $@ $(UBS_OBJ)
+debug: build/debug/libptalloc.so
+ubsan: build/ubsan/libptalloc.so
+
+# ---- tests -------------------------------------------------------------
+# tests/<group>/*.c become build/tests/<group>/<name>.  Groups listed in
+# LINKED_GROUPS link against libptalloc (they use include/ptalloc.h); the
+# others are plain programs run with LD_PRELOAD, so they also run on glibc.
+LINKED_GROUPS := mech stress
+TEST_SRCS := $(wildcard tests/*/*.c)
+TEST_SRCS := $(filter-out tests/common/% tests/fuzz/%,$(TEST_SRCS))
+TEST_BINS := $(TEST_SRCS:tests/%.c=build/tests/%)
+TEST_CF   := -std=gnu11 -O2 -g -Iinclude -Itests/common -pthread -Wall -Wno-unused-result \
+             -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc
+
+build/tests/%: tests/%.c tests/common/t.h include/ptalloc.h build/libptalloc.so
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CF) $< -o $@ \
+	  $(if $(filter $(LINKED_GROUPS),$(word 3,$(subst /, ,$@))),-Lbuild -lptalloc,) -ldl -lm
+
+tests: $(TEST_BINS)
+
+deps:
+	@tools/deps.sh test
+
+test: lib debug ubsan tests deps
+	@tests/run.sh
+
+# One variant only, for quick iteration: make test-quick VARIANT=build
+test-quick: lib tests
+	@tests/run.sh $(or $(VARIANT),build)
+
+# ---- demo, bench, fuzz ---------------------------------------------------
+build/demo: tools/demo.c include/ptalloc.h build/libptalloc.a
+	$(CC) -std=gnu11 -O1 -g -Iinclude $< -o $@ build/libptalloc.a -pthread
+demo: build/demo
+	@build/demo
+
+bench: lib
+	@tools/deps.sh bench
+	@bench/run.sh
+
+fuzz: lib
+	@tools/deps.sh fuzz
+	@tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
+
+# ---- install -------------------------------------------------------------
+install: lib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 755 build/libptalloc.so $(DESTDIR)$(LIBDIR)/libptalloc.so
+	install -m 644 build/libptalloc.a $(DESTDIR)$(LIBDIR)/libptalloc.a
+	install -m 644 include/ptalloc.h $(DESTDIR)$(INCDIR)/ptalloc.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+	    -e 's|@VERSION@|$(shell sed -n 's/^#define PTALLOC_VERSION "\(.*\)"/\1/p' include/ptalloc.h)|' \
+	    tools/ptalloc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ptalloc.pc
+
+clean:
+	rm -rf build

@@ -1,0 +1,652 @@
+#!/usr/bin/env python3
+"""ptalloc benchmark harness (run through bench/run.sh, which builds first).
+
+Runs every workload on every allocator, interleaved: for each repetition,
+for each workload, every allocator once (the allocator order rotates per
+repetition), so slow drifts of the machine hit all allocators alike.
+Each run goes through build/bench/runner, which sets LD_PRELOAD in the
+measured child only and reports wall time and ru_maxrss.  Medians are
+written to results/latest.md, a chart to results/latest.svg and every raw
+run to results/latest.csv.  See bench/README.md.
+"""
+import argparse
+import csv
+import datetime
+import fnmatch
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ALLOC_ORDER = ["ptalloc", "glibc", "jemalloc", "tcmalloc", "mimalloc"]
+ALLOC_SONAME = {
+    "jemalloc": "libjemalloc.so.2",
+    "tcmalloc": "libtcmalloc_minimal.so.4",
+    "mimalloc": "libmimalloc.so.2",
+}
+ALLOC_PKG = {
+    "glibc": "libc6",
+    "jemalloc": "libjemalloc2",
+    "tcmalloc": "libtcmalloc-minimal4",
+    "mimalloc": "libmimalloc2.0",
+}
+COLORS = {
+    "ptalloc": "#d62728",
+    "glibc": "#555555",
+    "jemalloc": "#1f77b4",
+    "tcmalloc": "#2ca02c",
+    "mimalloc": "#9467bd",
+}
+
+# name, description; argv is built in workloads()
+WORKLOADS = [
+    ("pairs", "malloc+free pairs in a hot loop, 16/64/256/1024/4096 B"),
+    ("batch_small", "allocate 100k x 16-128 B, then free all; 40 rounds"),
+    ("batch_medium", "allocate 10k x 1-8 KiB, then free all; 200 rounds"),
+    ("batch_nearmmap", "allocate 500 x 100-127 KiB (touched), then free all; 24 rounds"),
+    ("churn", "8M random frees+mallocs over a 50k-slot live set, 8-4096 B, long tail"),
+    ("realloc_grow", "1000 buffers grown round-robin: doubling to 64 KiB / +8..96 B to 8 KiB"),
+    ("prodcons", "2 producer->consumer thread pairs, SPSC rings, 4M remote frees each"),
+    ("server1", "server-like request churn, 2M requests, 1 thread"),
+    ("server2", "same total work split over 2 threads"),
+    ("server4", "same total work split over 4 threads"),
+    ("large", "60k alloc/touch/free of 64-512 KiB blocks, 16 live"),
+    ("frag", "small blocks, free every other, differently sized blocks, scattered survivors"),
+    ("python", "CPython (PYTHONMALLOC=malloc) building/sorting/deleting dicts, lists, strings"),
+]
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def env_flag(name):
+    return os.environ.get(name, "") not in ("", "0", "no", "false")
+
+
+def find_lib(soname):
+    dirs = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+            "/usr/lib64", "/usr/lib", "/usr/local/lib"]
+    try:
+        ma = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True).stdout.strip()
+        if ma:
+            dirs.insert(0, "/usr/lib/" + ma)
+    except OSError:
+        pass
+    for d in dirs:
+        p = os.path.join(d, soname)
+        if os.path.exists(p):
+            return p
+    try:
+        out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.strip().startswith(soname + " ") and "=>" in line:
+                return line.split("=>")[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def pkg_version(pkg):
+    try:
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else ""
+    except OSError:
+        return ""
+
+
+def machine_info():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION") or "?"
+    except (ValueError, OSError):
+        libc = "?"
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+            mem = "%.1f GiB" % (kb / 1048576)
+    except (OSError, ValueError, IndexError):
+        pass
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "glibc": libc,
+        "mem": mem,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+class Runner:
+    def __init__(self, binary, timeout, tmp):
+        self.binary = binary
+        self.timeout = timeout
+        self.tmp = tmp
+        # the harness's own environment never carries LD_PRELOAD
+        self.env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+
+    def run(self, argv, preload, extra_env=None):
+        out = os.path.join(self.tmp, "out")
+        err = os.path.join(self.tmp, "err")
+        env = dict(self.env)
+        if extra_env:
+            env.update(extra_env)
+        r = subprocess.run([self.binary, out, err, str(self.timeout), preload or "-"] + argv,
+                           capture_output=True, text=True, env=env)
+        res = {"status": "runner-error", "wall": None, "user": None, "sys": None,
+               "maxrss_kb": None, "out": "", "err": r.stderr}
+        m = re.search(r"status=(\S+) wall=(\S+) user=(\S+) sys=(\S+) maxrss_kb=(\d+)", r.stdout)
+        if m:
+            res.update(status=m.group(1), wall=float(m.group(2)), user=float(m.group(3)),
+                       sys=float(m.group(4)), maxrss_kb=int(m.group(5)))
+        for name, key in ((out, "out"), (err, "err")):
+            try:
+                with open(name, errors="replace") as f:
+                    res[key] = f.read()
+            except OSError:
+                pass
+        kv = dict(re.findall(r"^(\w+)=(\S+)$", res["out"], re.M))
+        res["checksum"] = kv.get("checksum")
+        res["final_rss_kb"] = int(kv["final_rss_kb"]) if "final_rss_kb" in kv else None
+        res["live_kb"] = int(kv["live_kb"]) if "live_kb" in kv else None
+        return res
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+
+def fmt_time(t):
+    if t is None:
+        return "–"
+    if t < 0.1:
+        return "%.1f ms" % (t * 1000)
+    return "%.3f s" % t
+
+
+def fmt_mib(kb):
+    if kb is None:
+        return "–"
+    mib = kb / 1024
+    return "%.1f MiB" % mib if mib < 100 else "%.0f MiB" % mib
+
+
+def fmt_ratio(r):
+    return "" if r is None else " (%.2f×)" % r
+
+
+def choose_allocs(repo, runner_bin, probe_bin, tmp, notes):
+    wanted = os.environ.get("BENCH_ALLOCS", "").replace(",", " ").split()
+    if not wanted:
+        wanted = list(ALLOC_ORDER)
+    unknown = [a for a in wanted if a not in ALLOC_ORDER]
+    if unknown:
+        sys.exit("bench: unknown allocator(s) %s; known: %s" % (", ".join(unknown), ", ".join(ALLOC_ORDER)))
+    wanted = [a for a in ALLOC_ORDER if a in wanted]
+    probe = Runner(runner_bin, 30, tmp)
+    allocs = []  # (name, lib path or None, description)
+    for a in wanted:
+        if a == "glibc":
+            lib = None
+            desc = "system malloc, no preload (libc6 %s)" % pkg_version("libc6")
+        elif a == "ptalloc":
+            lib = os.environ.get("BENCH_PTALLOC_LIB") or os.path.join(repo, "build", "libptalloc.so")
+            if not os.path.exists(lib):
+                notes.append("**ptalloc skipped**: %s not found (run `make`)." % os.path.relpath(lib, repo))
+                log("bench: ptalloc skipped: %s not found" % lib)
+                continue
+            desc = "LD_PRELOAD=%s" % (os.path.relpath(lib, repo) if lib.startswith(repo) else lib)
+        else:
+            lib = find_lib(ALLOC_SONAME[a])
+            if not lib:
+                notes.append("**%s skipped**: %s not found (tools/deps.sh bench installs it)."
+                             % (a, ALLOC_SONAME[a]))
+                log("bench: %s skipped: %s not found" % (a, ALLOC_SONAME[a]))
+                continue
+            desc = "LD_PRELOAD=%s (%s %s)" % (lib, ALLOC_PKG[a], pkg_version(ALLOC_PKG[a]))
+        # check that malloc really resolves to the allocator
+        r = probe.run([probe_bin], lib)
+        kv = dict(re.findall(r"^(\w+)=(.*)$", r["out"], re.M))
+        got = kv.get("malloc", "?")
+        if r["status"] != "0":
+            notes.append("**%s skipped**: the probe program failed under it (%s)." % (a, r["status"]))
+            log("bench: %s skipped: probe failed (%s) %s" % (a, r["status"], r["err"].strip()[:200]))
+            continue
+        expect = os.path.realpath(lib) if lib else None
+        ok = (os.path.realpath(got) == expect) if lib else ("libc.so" in got)
+        if not ok:
+            notes.append("**%s skipped**: malloc resolved to %s, not to the allocator." % (a, got))
+            log("bench: %s skipped: malloc resolved to %s" % (a, got))
+            continue
+        allocs.append((a, lib, desc))
+    return allocs
+
+
+def choose_workloads(repo, bin_dir, scale):
+    pats = [p.strip() for p in os.environ.get("BENCH_FILTER", "").split(",") if p.strip()]
+    out = []
+    for name, desc in WORKLOADS:
+        if pats and not any(fnmatch.fnmatch(name, p) or p == name for p in pats):
+            continue
+        if name == "python":
+            argv = [sys.executable or "python3", os.path.join(repo, "bench", "workloads", "py_alloc.py"),
+                    repr(scale)]
+            env = {"PYTHONMALLOC": "malloc", "PYTHONHASHSEED": "0"}
+        else:
+            argv = [os.path.join(bin_dir, name), repr(scale)]
+            env = None
+        out.append((name, desc, argv, env))
+    if not out:
+        sys.exit("bench: BENCH_FILTER=%s selects no workload; names: %s"
+                 % (os.environ.get("BENCH_FILTER"), ", ".join(n for n, _ in WORKLOADS)))
+    return out
+
+
+def run_fastpath(allocs, fast_bin, tmp, notes):
+    """Instructions per malloc(32)+free pair under callgrind: runs with N and
+    2N pairs, the difference / N cancels startup and exit."""
+    vg = shutil.which("valgrind")
+    if not vg:
+        notes.append("fast path not counted: valgrind not installed.")
+        return {}
+    n = 100000
+    base_env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+
+    def collected(lib, count, only_alloc):
+        env = dict(base_env)
+        if lib:
+            env["LD_PRELOAD"] = lib       # the valgrind command's env only
+        cmd = [vg, "--tool=callgrind", "--soname-synonyms=somalloc=NONE",
+               "--callgrind-out-file=" + os.path.join(tmp, "callgrind.out")]
+        if only_alloc:
+            cmd += ["--collect-atstart=no", "--toggle-collect=malloc", "--toggle-collect=free"]
+        cmd += [fast_bin, str(count)]
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
+        if r.returncode != 0 or not m:
+            raise RuntimeError("valgrind failed (rc %d): %s" % (r.returncode, r.stderr.strip()[-300:]))
+        return int(m.group(1))
+
+    res = {}
+    for name, lib, _ in allocs:
+        try:
+            total = (collected(lib, 2 * n, False) - collected(lib, n, False)) / n
+            inside = (collected(lib, 2 * n, True) - collected(lib, n, True)) / n
+            res[name] = (inside if inside > 1 else None, total)
+            log("bench: fastpath %-9s %6.1f instr/pair in malloc+free, %6.1f with the loop"
+                % (name, inside, total))
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            notes.append("fast path of %s not counted: %s" % (name, str(e)[:200]))
+            log("bench: fastpath %s failed: %s" % (name, e))
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repo", required=True)
+    ap.add_argument("--bin", required=True)
+    args = ap.parse_args()
+    repo, bin_dir = os.path.abspath(args.repo), os.path.abspath(args.bin)
+
+    quick = env_flag("BENCH_QUICK")
+    runs = int(os.environ.get("BENCH_RUNS", "1" if quick else "5"))
+    scale = float(os.environ.get("BENCH_SCALE", "0.02" if quick else "1"))
+    timeout = int(os.environ.get("BENCH_TIMEOUT", "30" if quick else "300"))
+    out_dir = os.environ.get("BENCH_OUT") or os.path.join(repo, "bench", "results")
+    do_fast = os.environ.get("BENCH_FASTPATH", "1") not in ("0", "no", "false")
+    os.makedirs(out_dir, exist_ok=True)
+    t_start = time.time()
+    notes = []
+
+    with tempfile.TemporaryDirectory(prefix="ptalloc-bench.") as tmp:
+        runner_bin = os.path.join(bin_dir, "runner")
+        allocs = choose_allocs(repo, runner_bin, os.path.join(bin_dir, "probe"), tmp, notes)
+        if not allocs:
+            sys.exit("bench: no allocator to run")
+        works = choose_workloads(repo, bin_dir, scale)
+        names = [a for a, _, _ in allocs]
+        log("bench: %d workload(s) x %s, %d run(s), scale %g%s"
+            % (len(works), ", ".join(names), runs, scale, " (quick)" if quick else ""))
+
+        runner = Runner(runner_bin, timeout, tmp)
+        raw = []                       # every run
+        cell = {}                      # (workload, alloc) -> list of results
+        dead = {}                      # (workload, alloc) -> reason; no more runs
+        for rep in range(runs):
+            order = allocs[rep % len(allocs):] + allocs[:rep % len(allocs)]
+            for wname, _, argv, env in works:
+                line = []
+                for aname, lib, _ in order:
+                    key = (wname, aname)
+                    if key in dead:
+                        continue
+                    r = runner.run(argv, lib, env)
+                    r.update(rep=rep, workload=wname, alloc=aname)
+                    raw.append(r)
+                    if r["status"] != "0":
+                        msg = "exit %s" % r["status"] if r["status"].isdigit() else r["status"]
+                        dead[key] = msg
+                        log("bench: %s on %s failed: %s %s" % (wname, aname, msg, r["err"].strip()[-300:]))
+                        line.append("%s=FAIL" % aname)
+                        continue
+                    cell.setdefault(key, []).append(r)
+                    line.append("%s=%s" % (aname, fmt_time(r["wall"])))
+                log("[%d/%d] %-15s %s" % (rep + 1, runs, wname, "  ".join(line)))
+
+        # checksums: every allocator must agree with glibc (or the majority)
+        for wname, _, _, _ in works:
+            sums = {a: {r["checksum"] for r in cell.get((wname, a), [])} for a in names}
+            ref = None
+            if "glibc" in sums and len(sums["glibc"]) == 1:
+                ref = next(iter(sums["glibc"]))
+            else:
+                votes = [next(iter(s)) for s in sums.values() if len(s) == 1]
+                if votes:
+                    ref = max(set(votes), key=votes.count)
+            for a, s in sums.items():
+                if not s or (wname, a) in dead:
+                    continue
+                if len(s) != 1 or ref is None or next(iter(s)) != ref:
+                    dead[(wname, a)] = "wrong checksum"
+                    log("bench: %s on %s: checksum %s differs from %s" % (wname, a, sorted(map(str, s)), ref))
+
+        fast = run_fastpath(allocs, os.path.join(bin_dir, "fastpath"), tmp, notes) if do_fast else {}
+
+    elapsed = time.time() - t_start
+    info = machine_info()
+
+    # medians
+    med = {}
+    for (w, a), rs in cell.items():
+        if (w, a) in dead:
+            continue
+        walls = [r["wall"] for r in rs]
+        med[(w, a)] = {
+            "wall": median(walls),
+            "spread": (max(walls) - min(walls)) / median(walls) if len(walls) > 1 and median(walls) else 0.0,
+            "maxrss_kb": median([r["maxrss_kb"] for r in rs]),
+            "final_rss_kb": median([r["final_rss_kb"] for r in rs]),
+            "live_kb": median([r["live_kb"] for r in rs]),
+            "n": len(rs),
+        }
+
+    write_csv(os.path.join(out_dir, "latest.csv"), raw)
+    md = render_md(works, allocs, med, dead, fast, notes, info, runs, scale, quick, elapsed)
+    with open(os.path.join(out_dir, "latest.md"), "w") as f:
+        f.write(md)
+    svg = render_svg(works, names, med, dead, info, runs, quick)
+    with open(os.path.join(out_dir, "latest.svg"), "w") as f:
+        f.write(svg)
+    log("bench: done in %.0f s; wrote %s/latest.{md,svg,csv}" % (elapsed, os.path.relpath(out_dir, repo)))
+    if dead:
+        log("bench: %d cell(s) failed: %s" % (len(dead), ", ".join("%s/%s (%s)" % (w, a, why)
+                                                                  for (w, a), why in sorted(dead.items()))))
+        return 1
+    return 0
+
+
+def write_csv(path, raw):
+    cols = ["rep", "workload", "alloc", "status", "wall", "user", "sys", "maxrss_kb",
+            "final_rss_kb", "live_kb", "checksum"]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        for r in raw:
+            w.writerow(["" if r.get(c) is None else r.get(c) for c in cols])
+
+
+def ratio(med, w, a, key):
+    g, x = med.get((w, "glibc")), med.get((w, a))
+    if not g or not x or not g.get(key) or x.get(key) is None:
+        return None
+    return x[key] / g[key]
+
+
+def geomean_row(works, names, med, key):
+    """Geometric mean of the ratios to glibc; when some workloads are missing
+    for an allocator (failed), says over how many it was taken."""
+    cells = []
+    for a in names:
+        rs = [ratio(med, w, a, key) for w, _, _, _ in works]
+        ok = [r for r in rs if r]
+        g = geomean(ok)
+        if not g:
+            cells.append("–")
+        elif len(ok) < len(rs):
+            cells.append("**%.2f×** (%d of %d workloads)" % (g, len(ok), len(rs)))
+        else:
+            cells.append("**%.2f×**" % g)
+    return "| **geomean of ratios** | " + " | ".join(cells) + " |"
+
+
+def render_md(works, allocs, med, dead, fast, notes, info, runs, scale, quick, elapsed):
+    """latest.md: one table per metric, workloads as rows, allocators as columns."""
+    names = [a for a, _, _ in allocs]
+    has_glibc = "glibc" in names
+    L = []
+    L.append("# ptalloc benchmark results")
+    L.append("")
+    if quick:
+        L.append("> **Quick smoke run** (BENCH_QUICK=1: scale %g, %d run): the numbers only show the "
+                 "format; run `make bench` for real ones." % (scale, runs))
+        L.append("")
+    L.append("- date: %s; harness time %.0f s" % (info["date"], elapsed))
+    L.append("- machine: %s × %s, %s RAM; kernel %s; %s"
+             % (info["nproc"], info["cpu"], info["mem"], info["kernel"], info["glibc"]))
+    L.append("- method: %d run(s) per cell, median; allocators interleaved round-robin per repetition; "
+             "workload scale %g; wall time and ru_maxrss of the child (bench/runner.c)" % (runs, scale))
+    L.append("- allocators:")
+    for a, _, desc in allocs:
+        L.append("  - **%s**: %s" % (a, desc))
+    for n in notes:
+        L.append("- " + n)
+    L.append("")
+
+    def cell_text(w, a, key, fmt):
+        if (w, a) in dead:
+            return "**FAIL** (%s)" % dead[(w, a)]
+        m = med.get((w, a))
+        if not m or m.get(key) is None:
+            return "–"
+        r = ratio(med, w, a, key) if has_glibc and a != "glibc" else None
+        return fmt(m[key]) + fmt_ratio(r)
+
+    head = "| workload | " + " | ".join(names) + " |"
+    sep = "|---|" + "---:|" * len(names)
+
+    L.append("## Wall time")
+    L.append("")
+    L.append("Median wall time; in parentheses the ratio to glibc (< 1 = faster than glibc).")
+    L.append("")
+    L.append(head)
+    L.append(sep)
+    for w, _, _, _ in works:
+        L.append("| %s | " % w + " | ".join(cell_text(w, a, "wall", fmt_time) for a in names) + " |")
+    if has_glibc:
+        L.append(geomean_row(works, names, med, "wall"))
+    L.append("")
+
+    L.append("## Peak RSS")
+    L.append("")
+    L.append("Median peak resident set (ru_maxrss); in parentheses the ratio to glibc."
+             + (" `frag (final RSS)` is the resident set at the end of frag, when only a thin scattered "
+                "set of blocks is still live (their size is in the row's label)."
+                if any(w == "frag" for w, _, _, _ in works) else ""))
+    L.append("")
+    L.append(head)
+    L.append(sep)
+    for w, _, _, _ in works:
+        L.append("| %s | " % w + " | ".join(cell_text(w, a, "maxrss_kb", fmt_mib) for a in names) + " |")
+        if w == "frag":
+            live = [m["live_kb"] for (ww, _), m in med.items() if ww == w and m.get("live_kb") is not None]
+            label = "frag (final RSS; %s live)" % fmt_mib(live[0]) if live else "frag (final RSS)"
+            L.append("| %s | " % label
+                     + " | ".join(cell_text(w, a, "final_rss_kb", fmt_mib) for a in names) + " |")
+    if has_glibc:
+        L.append(geomean_row(works, names, med, "maxrss_kb"))
+    L.append("")
+
+    L.append("## Fast path: instructions per malloc(32)+free pair")
+    L.append("")
+    if fast:
+        L.append("bench/fastpath.c under `valgrind --tool=callgrind`, run with N=100000 and 2N pairs; "
+                 "(count(2N) − count(N)) / N cancels startup and exit.  *in malloc+free* counts only "
+                 "instructions inside those two functions (`--toggle-collect=malloc --toggle-collect=free`); "
+                 "*with the loop* counts everything, including the loop and the calls.")
+        L.append("")
+        L.append("| allocator | in malloc+free | with the loop |")
+        L.append("|---|---:|---:|")
+        for a in names:
+            if a in fast:
+                inside, total = fast[a]
+                L.append("| %s | %s | %.1f |" % (a, "%.1f" % inside if inside else "n/a", total))
+    else:
+        L.append("Not measured in this run.")
+    L.append("")
+
+    noisy = sorted(((m["spread"], w, a) for (w, a), m in med.items() if m["n"] > 2 and m["spread"] > 0.10),
+                   reverse=True)
+    L.append("## Workloads")
+    L.append("")
+    L.append("Counts are those at scale 1 (this run: scale %g); sources in bench/workloads/." % scale)
+    L.append("")
+    for w, desc, _, _ in works:
+        L.append("- **%s**: %s" % (w, desc))
+    L.append("")
+    L.append("Every workload prints a checksum of the data it handled; a run whose checksum differs from "
+             "glibc's is shown as FAIL (wrong checksum).  Raw runs: `latest.csv`; chart: `latest.svg`.")
+    if noisy:
+        L.append("")
+        L.append("Noisy cells (run-to-run spread (max − min) / median above 10%%): %s."
+                 % ", ".join("%s/%s %.0f%%" % (w, a, s * 100) for s, w, a in noisy[:8]))
+    L.append("")
+    return "\n".join(L)
+
+
+def esc(s):
+    return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_svg(works, names, med, dead, info, runs, quick):
+    """Grouped bars of the time ratio to glibc, log scale, bars grow from 1.0."""
+    others = [a for a in names if a != "glibc"]
+    groups = [w for w, _, _, _ in works]
+    if "glibc" in names:
+        vals = {(w, a): ratio(med, w, a, "wall") for w in groups for a in others}
+        for a in others:
+            vals[("geomean", a)] = geomean([vals[(w, a)] for w in groups])
+        groups = groups + ["geomean"]
+    else:
+        vals = {}
+    present = [v for v in vals.values() if v]
+    lo = min(present + [1.0])
+    hi = max(present + [1.0])
+    lo_e = math.floor(math.log2(max(lo, 1 / 64)) - 0.15)
+    hi_e = math.ceil(math.log2(min(hi, 64)) + 0.15)
+    lo_e, hi_e = min(lo_e, -1), max(hi_e, 1)
+
+    W_LEFT, W_RIGHT, H_TOP, H_PLOT, H_BOTTOM = 70, 20, 70, 320, 95
+    nb = max(len(others), 1)
+    bar_w = 13 if nb <= 4 else 10
+    group_w = nb * bar_w + 18
+    width = W_LEFT + W_RIGHT + group_w * len(groups) + 10
+    title = "Wall time relative to glibc (median of %d run%s; lower is faster; log scale)" % (
+        runs, "" if runs == 1 else "s")
+    if quick:
+        title += " — QUICK SMOKE RUN"
+    width = int(max(width, 640, W_LEFT + 8.6 * len(title) + 20))
+    height = H_TOP + H_PLOT + H_BOTTOM
+
+    def y(v):
+        e = math.log2(min(max(v, 2.0 ** lo_e), 2.0 ** hi_e))
+        return H_TOP + H_PLOT * (hi_e - e) / (hi_e - lo_e)
+
+    S = []
+    S.append('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
+             'font-family="DejaVu Sans, Arial, sans-serif">' % (width, height, width, height))
+    S.append('<rect width="100%" height="100%" fill="white"/>')
+    S.append('<text x="%d" y="22" font-size="15" font-weight="bold">%s</text>' % (W_LEFT, esc(title)))
+    S.append('<text x="%d" y="40" font-size="11" fill="#444">%s</text>'
+             % (W_LEFT, esc("%s; %s × %s; %s; kernel %s" % (info["date"], info["nproc"], info["cpu"],
+                                                              info["glibc"], info["kernel"]))))
+    # legend
+    lx = W_LEFT
+    for a in others:
+        S.append('<rect x="%d" y="50" width="12" height="12" fill="%s"/>' % (lx, COLORS.get(a, "#888")))
+        S.append('<text x="%d" y="60" font-size="12">%s</text>' % (lx + 16, esc(a)))
+        lx += 24 + 8 * len(a)
+    S.append('<line x1="%d" y1="56" x2="%d" y2="56" stroke="black" stroke-width="2"/>' % (lx, lx + 18))
+    S.append('<text x="%d" y="60" font-size="12">glibc = 1.0</text>' % (lx + 22))
+    # grid and axis
+    x0, x1 = W_LEFT, width - W_RIGHT
+    for e in range(lo_e, hi_e + 1):
+        v = 2.0 ** e
+        yy = y(v)
+        label = ("%g" % v) if v >= 1 else "1/%d" % round(1 / v)
+        S.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s" stroke-width="%s"/>'
+                 % (x0, yy, x1, yy, "black" if e == 0 else "#ddd", "1.5" if e == 0 else "1"))
+        S.append('<text x="%d" y="%.1f" font-size="11" text-anchor="end">%s×</text>' % (x0 - 6, yy + 4, label))
+    S.append('<text x="16" y="%d" font-size="12" transform="rotate(-90 16 %d)" text-anchor="middle">'
+             'time / glibc time</text>' % (H_TOP + H_PLOT // 2, H_TOP + H_PLOT // 2))
+    S.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>' % (x0, H_TOP, x0, H_TOP + H_PLOT))
+    base = y(1.0)
+    for gi, g in enumerate(groups):
+        gx = x0 + 10 + gi * group_w
+        if g == "geomean":
+            S.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999" stroke-dasharray="3,3"/>'
+                     % (gx - 6, H_TOP, gx - 6, H_TOP + H_PLOT))
+        for bi, a in enumerate(others):
+            bx = gx + bi * bar_w
+            v = vals.get((g, a))
+            if v is None:
+                failed = (g, a) in dead
+                S.append('<text x="%.1f" y="%.1f" font-size="9" text-anchor="middle" fill="%s">%s</text>'
+                         % (bx + bar_w / 2, base - 3, COLORS.get(a, "#888"), "✗" if failed else "–"))
+                continue
+            yy = y(v)
+            top, h = min(yy, base), abs(base - yy)
+            S.append('<rect x="%.1f" y="%.1f" width="%d" height="%.1f" fill="%s"><title>%s %s: %.3f×</title></rect>'
+                     % (bx, top, bar_w - 2, max(h, 0.8), COLORS.get(a, "#888"), esc(g), esc(a), v))
+            ty = (yy - 4) if v >= 1 else (yy + 4)
+            anchor = "start"
+            S.append('<text x="%.1f" y="%.1f" font-size="8" transform="rotate(-90 %.1f %.1f)" '
+                     'text-anchor="%s" fill="#222">%.2f</text>'
+                     % (bx + bar_w / 2 + 2, ty, bx + bar_w / 2 + 2, ty,
+                        anchor if v >= 1 else "end", v))
+        cx = gx + (nb * bar_w) / 2
+        ly = H_TOP + H_PLOT + 14
+        S.append('<text x="%.1f" y="%d" font-size="11" text-anchor="end" transform="rotate(-35 %.1f %d)"%s>%s</text>'
+                 % (cx, ly, cx, ly, ' font-weight="bold"' if g == "geomean" else "", esc(g)))
+    if any((g, a) in dead for g in groups for a in others):
+        S.append('<text x="%d" y="%d" font-size="11" fill="#444">✗ = failed (crash, timeout or wrong '
+                 'checksum; see latest.md)</text>' % (W_LEFT, height - 8))
+    if not vals:
+        S.append('<text x="%d" y="%d" font-size="14">glibc not in this run: no ratios</text>'
+                 % (W_LEFT + 20, H_TOP + 40))
+    S.append("</svg>")
+    return "\n".join(S) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+/*
+ * ptalloc — a ptmalloc2-design memory allocator.
+ *
+ * The standard entry points (malloc, free, calloc, realloc, reallocarray,
+ * memalign, posix_memalign, aligned_alloc, valloc, pvalloc,
+ * malloc_usable_size, free_sized, free_aligned_sized, mallopt, malloc_trim,
+ * mallinfo, mallinfo2, malloc_stats, malloc_info) are exported with glibc's
+ * names and semantics; use <stdlib.h> and <malloc.h> for them.
+ *
+ * This header holds what ptalloc adds: options by name, the heap
+ * consistency check and the heap walk used by tests and tools.
+ */
+#ifndef PTALLOC_H
+#define PTALLOC_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PTALLOC_VERSION "0.1.0"
+
+/* ---- Options ---------------------------------------------------------
+ * Every knob has a name (the lower-case form of PTALLOC_<NAME>), e.g.
+ * "mmap_threshold", "tcache_count".  Returns 1 on success, 0 when the name
+ * is unknown or the value out of range (the old value is kept). */
+int  ptalloc_set_option(const char *name, long value);
+/* Current value; returns 0 and leaves *value alone for an unknown name. */
+int  ptalloc_get_option(const char *name, long *value);
+
+/* ---- Consistency check -----------------------------------------------
+ * Walks every arena, sub-heap, bin and tcache and verifies every invariant
+ * of the design (boundary tags, flags, bin links, sizes and order, binmap,
+ * counters).  Returns the number of problems found (0 = consistent).  With
+ * verbose != 0 each problem is described on stderr. Takes the arena locks. */
+int  ptalloc_check(int verbose);
+
+/* ---- Heap walk -------------------------------------------------------- */
+enum ptalloc_where {
+    PTALLOC_INUSE = 0,      /* handed out to the program                 */
+    PTALLOC_TCACHE,         /* in a thread cache (bin = tcache index)    */
+    PTALLOC_FASTBIN,        /* in a fastbin (bin = fastbin index)        */
+    PTALLOC_UNSORTED,       /* in the unsorted bin (bin = 1)             */
+    PTALLOC_SMALLBIN,       /* in a small bin (bin = 2..63)              */
+    PTALLOC_LARGEBIN,       /* in a large bin (bin = 64..126)            */
+    PTALLOC_TOP,            /* the top chunk of its arena                */
+    PTALLOC_MMAPPED,        /* a chunk of its own, mmapped               */
+    PTALLOC_FENCE           /* a fence-post at the end of a segment      */
+};
+
+/* Chunk flag bits as stored in the size field. */
+#define PTALLOC_PREV_INUSE     1u
+#define PTALLOC_IS_MMAPPED     2u
+#define PTALLOC_NON_MAIN_ARENA 4u
+
+struct ptalloc_chunk_info {
+    void    *chunk;     /* address of the chunk header (prev_size field)  */
+    void    *mem;       /* the pointer malloc returns for it              */
+    size_t   size;      /* chunk size, flags removed                      */
+    unsigned flags;     /* PTALLOC_PREV_INUSE | IS_MMAPPED | NON_MAIN_ARENA */
+    int      where;     /* enum ptalloc_where                             */
+    int      bin;       /* bin index as described above, -1 if none      */
+    int      arena;     /* arena number, 0 = main arena, -1 = mmapped     */
+    int      segment;   /* heap segment (main) or sub-heap number         */
+};
+
+/* Calls fn once per chunk: every arena's segments in address order, then
+ * the mmapped chunks.  A non-zero return from fn stops the walk and is
+ * returned.  fn must not allocate or free. */
+typedef int (*ptalloc_walk_fn)(const struct ptalloc_chunk_info *info, void *arg);
+int  ptalloc_walk(ptalloc_walk_fn fn, void *arg);
+
+/* Describes the chunk that holds user pointer mem (allocated or not).
+ * Returns 1 when found, 0 when mem is not the start of any chunk. */
+int  ptalloc_locate(const void *mem, struct ptalloc_chunk_info *out);
+
+/* The chunks of one bin, in list order (fd direction; for tcache and
+ * fastbins: the order the next malloc takes them).  kind is
+ * PTALLOC_TCACHE (this thread's cache), PTALLOC_FASTBIN, PTALLOC_UNSORTED,
+ * PTALLOC_SMALLBIN or PTALLOC_LARGEBIN.  Stores up to max chunk user
+ * pointers in out and returns how many the bin holds. */
+size_t ptalloc_bin(int arena, int kind, int index, void **out, size_t max);
+
+struct ptalloc_arena_info {
+    int      number;          /* 0 = main arena                           */
+    void    *top;             /* top chunk address                        */
+    size_t   top_size;
+    void    *last_remainder;  /* NULL if none                             */
+    size_t   system_bytes;    /* memory obtained from the system          */
+    size_t   max_system_bytes;
+    size_t   in_use_bytes;
+    unsigned binmap[4];
+    int      segments;        /* main: contiguous segments; else sub-heaps */
+    int      threads;         /* threads attached                          */
+};
+/* Number of arenas that exist. */
+int  ptalloc_arena_count(void);
+/* Fills *out for arena n; returns 0 when there is no such arena. */
+int  ptalloc_arena_info(int n, struct ptalloc_arena_info *out);
+
+/* Bin index of a chunk size, as the design computes it (small or large). */
+int  ptalloc_bin_index(size_t chunk_size);
+/* Chunk size for a request: max(32, align16(n + 8)). */
+size_t ptalloc_request_size(size_t n);
+
+/* Empties the calling thread's tcache into its arenas (as at thread exit). */
+void ptalloc_thread_flush(void);
+
+/* Draws the heap as the textbook pictures do: each arena's chunks in
+ * address order with sizes, flags and where each free chunk sits, then
+ * every non-empty bin.  Writes to file descriptor fd; allocates nothing. */
+void ptalloc_print_heap(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PTALLOC_H */

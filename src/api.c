@@ -1,0 +1,428 @@
+/*
+ * The public entry points.  malloc and free begin with the tcache fast
+ * path (no lock, no call); everything else goes to the slow paths here,
+ * which pick and lock an arena.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+#include "tcache.h"
+#include "ptalloc.h"
+
+#define PUBLIC __attribute__((visibility("default")))
+
+int ptalloc_initialized;
+
+
+/* Called by the first allocation of the process (possibly from inside the
+ * dynamic loader, before main).  Allocates nothing. */
+NOINLINE void ptalloc_init(void)
+{
+    static lock_t init_lock;
+    lock_acquire(&init_lock);
+    if (ptalloc_initialized) {
+        lock_release(&init_lock);
+        return;
+    }
+    os_init();
+    arena_init(&main_arena, 0);
+    options_init();
+    tcache_process_init();
+    ptalloc_initialized = 1;
+    lock_release(&init_lock);
+    /* May itself allocate: the allocator is ready by now. */
+    pthread_atfork(arena_fork_prepare, arena_fork_parent, arena_fork_child);
+}
+
+/* The environment may not exist yet at the first allocation (the dynamic
+ * loader allocates before libc is initialised); read it again once it
+ * does. */
+__attribute__((constructor)) static void read_options_late(void)
+{
+    static int done;
+    if (!done) {
+        done = 1;
+        ensure_init();
+        options_init();
+    }
+}
+
+/* ---- malloc ------------------------------------------------------------------ */
+
+static NOINLINE void *malloc_slow(size_t n)
+{
+    ensure_init();
+    if (unlikely(n > MAX_REQUEST)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t nb = request2size(n);
+    if (tc.state == TC_UNINIT)
+        tcache_thread_init();
+
+    arena_t *a = arena_get();
+    void *mem = int_malloc(a, nb);
+    if (unlikely(!mem)) {
+        lock_release(&a->lock);
+        a = arena_retry(a, nb);
+        if (a)
+            mem = int_malloc(a, nb);
+    }
+    if (a)
+        lock_release(&a->lock);
+    if (!mem)
+        errno = ENOMEM;
+    return mem;
+}
+
+PUBLIC void *malloc(size_t n)
+{
+    if (likely(n <= TCACHE_MAX_REQUEST)) {
+        size_t slot = tcache_slot_of_request(n);
+        if (likely(tc.entries[slot] != NULL))
+            return tcache_pop(slot);
+    }
+    return malloc_slow(n);
+}
+
+/* ---- free ------------------------------------------------------------------- */
+
+static NOINLINE void free_slow(void *mem)
+{
+    chunk_t *p = mem2chunk(mem);
+    size_t size = chunksize(p);
+    int saved = errno;
+
+    if (chunk_is_mmapped(p)) {
+        /* Freeing a big mapped chunk raises the mmap threshold to its size:
+         * blocks like it are evidently not short-lived singletons. */
+        if (!mp.no_dyn_threshold && size > mp.mmap_threshold &&
+            size <= DEFAULT_MMAP_THRESHOLD_MAX) {
+            mp.mmap_threshold = size;
+            mp.trim_threshold = 2 * size;
+        }
+        mmap_chunk_free(p);
+        errno = saved;
+        return;
+    }
+    if (unlikely((uintptr_t)p > (uintptr_t)-size || misaligned_chunk(p)))
+        malloc_error("free(): invalid pointer");
+    if (unlikely(size < MINSIZE || !aligned_ok(size)))
+        malloc_error("free(): invalid size");
+    if (size >> 4 < TCACHE_SLOTS && tcache_put_slow(p, size)) {
+        errno = saved;
+        return;
+    }
+    int_free(arena_for_chunk(p), p, 0);
+    errno = saved;
+}
+
+PUBLIC void free(void *mem)
+{
+    if (unlikely(!mem))
+        return;
+    chunk_t *p = mem2chunk(mem);
+    size_t sz = p->size;
+    size_t slot = sz >> 4;
+    tc_entry_t *e = mem;
+    if (likely(slot < TCACHE_SLOTS && tc.room[slot] && !(sz & IS_MMAPPED) &&
+               e->key != tcache_key && aligned_ok((uintptr_t)mem))) {
+        e->key = tcache_key;
+        e->next = protect_ptr(&e->next, tc.entries[slot]);
+        tc.entries[slot] = e;
+        tc.room[slot]--;
+        return;
+    }
+    free_slow(mem);
+}
+
+PUBLIC void cfree(void *mem) __attribute__((alias("free")));
+
+/* ---- calloc ------------------------------------------------------------------ */
+
+PUBLIC void *calloc(size_t n, size_t size)
+{
+    size_t bytes;
+    if (unlikely(__builtin_mul_overflow(n, size, &bytes) || bytes > MAX_REQUEST)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    ensure_init();
+    size_t nb = request2size(bytes);
+    size_t slot = nb >> 4;
+    if (bytes <= TCACHE_MAX_REQUEST && tc.entries[slot]) {
+        void *mem = tcache_pop(slot);
+        memset(mem, 0, nb - SIZE_SZ);
+        return mem;
+    }
+    if (tc.state == TC_UNINIT)
+        tcache_thread_init();
+
+    arena_t *a = arena_get();
+    /* Memory carved from beyond the old top's end is fresh from the
+     * kernel, already zero: only what was the old top needs clearing. */
+    chunk_t *oldtop = a->top;
+    size_t oldtopsize = chunksize(oldtop);
+    if (a == &main_arena && a->segments && (char *)oldtop + oldtopsize != a->segments->end)
+        oldtopsize = SIZE_MAX;      /* not the end of the segment: trust nothing */
+    void *mem = int_malloc(a, nb);
+    if (unlikely(!mem)) {
+        lock_release(&a->lock);
+        a = arena_retry(a, nb);
+        if (a) {
+            mem = int_malloc(a, nb);
+            oldtop = NULL;
+        }
+    }
+    if (a)
+        lock_release(&a->lock);
+    if (!mem) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    chunk_t *p = mem2chunk(mem);
+    if (chunk_is_mmapped(p)) {
+        if (unlikely(mp.perturb))
+            memset(mem, 0, bytes);
+        return mem;
+    }
+    size_t clear = chunksize(p) - SIZE_SZ;
+    if (p == oldtop && !mp.perturb && oldtopsize < clear + SIZE_SZ)
+        clear = oldtopsize > 2 * SIZE_SZ ? oldtopsize - 2 * SIZE_SZ : 0;
+    memset(mem, 0, clear);
+    return mem;
+}
+
+/* ---- realloc ------------------------------------------------------------------ */
+
+PUBLIC void *realloc(void *mem, size_t n)
+{
+    if (!mem)
+        return malloc(n);
+    if (n == 0) {
+        free(mem);
+        return NULL;
+    }
+    if (unlikely(n > MAX_REQUEST)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    chunk_t *p = mem2chunk(mem);
+    size_t oldsize = chunksize(p);
+    size_t nb = request2size(n);
+
+    if (unlikely((uintptr_t)p > (uintptr_t)-oldsize || misaligned_chunk(p)))
+        malloc_error("realloc(): invalid pointer");
+
+    if (chunk_is_mmapped(p)) {
+        size_t usable = oldsize - 2 * SIZE_SZ;
+        /* Small enough for the heap now, and much smaller: move it there. */
+        if (nb < mp.mmap_threshold && n < usable / 2) {
+            void *m = malloc(n);
+            if (!m)
+                return NULL;
+            memcpy(m, mem, n);
+            free(mem);
+            return m;
+        }
+        if (usable >= n && usable - n < os_pagesize)
+            return mem;
+        chunk_t *q = mmap_chunk_remap(p, nb);
+        if (q)
+            return chunk2mem(q);
+        if (usable >= n)
+            return mem;
+        void *m = malloc(n);
+        if (!m)
+            return NULL;
+        memcpy(m, mem, usable);
+        free(mem);
+        return m;
+    }
+
+    if (unlikely(oldsize < MINSIZE || !aligned_ok(oldsize)))
+        malloc_error("realloc(): invalid old size");
+    /* Fits already with little slack: nothing to do. */
+    if (oldsize >= nb && oldsize - nb < MINSIZE)
+        return mem;
+
+    ensure_init();
+    arena_t *a = arena_for_chunk(p);
+    lock_acquire(&a->lock);
+    void *m = int_realloc(a, p, oldsize, nb);
+    lock_release(&a->lock);
+    if (m)
+        return m;
+    /* The arena is full: try anywhere else. */
+    m = malloc(n);
+    if (!m)
+        return NULL;
+    memcpy(m, mem, oldsize - SIZE_SZ);
+    free(mem);
+    return m;
+}
+
+PUBLIC void *reallocarray(void *mem, size_t n, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(mem, bytes);
+}
+
+/* ---- the memalign family --------------------------------------------------------- */
+
+static void *memalign_impl(size_t align, size_t n)
+{
+    if (align <= MALLOC_ALIGNMENT)
+        return malloc(n);
+    if (align > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (align & (align - 1)) {
+        size_t a = MALLOC_ALIGNMENT * 2;
+        while (a < align)
+            a <<= 1;
+        align = a;
+    }
+    if (n > MAX_REQUEST - align - MINSIZE) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    ensure_init();
+    if (tc.state == TC_UNINIT)
+        tcache_thread_init();
+    size_t nb = request2size(n);
+    arena_t *a = arena_get();
+    void *mem = int_memalign(a, align, nb);
+    if (!mem) {
+        lock_release(&a->lock);
+        a = arena_retry(a, nb);
+        if (a)
+            mem = int_memalign(a, align, nb);
+    }
+    if (a)
+        lock_release(&a->lock);
+    if (!mem)
+        errno = ENOMEM;
+    return mem;
+}
+
+PUBLIC void *memalign(size_t align, size_t n)
+{
+    return memalign_impl(align, n);
+}
+
+PUBLIC void *aligned_alloc(size_t align, size_t n)
+{
+    if (align == 0 || (align & (align - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return memalign_impl(align, n);
+}
+
+PUBLIC int posix_memalign(void **out, size_t align, size_t n)
+{
+    if (align % sizeof(void *) != 0 || (align & (align - 1)) || align == 0)
+        return EINVAL;
+    int saved = errno;
+    void *mem = memalign_impl(align, n);
+    if (!mem) {
+        errno = saved;
+        return ENOMEM;
+    }
+    *out = mem;
+    return 0;
+}
+
+PUBLIC void *valloc(size_t n)
+{
+    ensure_init();
+    return memalign_impl(os_pagesize, n);
+}
+
+PUBLIC void *pvalloc(size_t n)
+{
+    ensure_init();
+    size_t rounded = align_up(n, os_pagesize);
+    if (n > SIZE_MAX - os_pagesize || rounded < n) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return memalign_impl(os_pagesize, rounded ? rounded : os_pagesize);
+}
+
+/* ---- sizes, C23 frees ---------------------------------------------------------- */
+
+PUBLIC size_t malloc_usable_size(void *mem)
+{
+    if (!mem)
+        return 0;
+    chunk_t *p = mem2chunk(mem);
+    if (chunk_is_mmapped(p))
+        return chunksize(p) - 2 * SIZE_SZ;
+    if (inuse(p))
+        return chunksize(p) - SIZE_SZ;
+    return 0;
+}
+
+PUBLIC void free_sized(void *mem, size_t n)
+{
+    free(mem);
+}
+
+PUBLIC void free_aligned_sized(void *mem, size_t align, size_t n)
+{
+    free(mem);
+}
+
+/* glibc's internal names, which some programs and libraries call. */
+PUBLIC void *__libc_malloc(size_t n) __attribute__((alias("malloc")));
+PUBLIC void  __libc_free(void *p) __attribute__((alias("free")));
+PUBLIC void *__libc_calloc(size_t n, size_t s) __attribute__((alias("calloc")));
+PUBLIC void *__libc_realloc(void *p, size_t n) __attribute__((alias("realloc")));
+PUBLIC void *__libc_memalign(size_t a, size_t n) __attribute__((alias("memalign")));
+PUBLIC void *__libc_valloc(size_t n) __attribute__((alias("valloc")));
+PUBLIC void *__libc_pvalloc(size_t n) __attribute__((alias("pvalloc")));
+
+/* ---- mallopt, malloc_trim ----------------------------------------------------- */
+
+PUBLIC int mallopt(int param, int value)
+{
+    ensure_init();
+    lock_acquire(&main_arena.lock);
+    malloc_consolidate(&main_arena);
+    int r = options_mallopt(param, value);
+    lock_release(&main_arena.lock);
+    if (r && param == M_PERTURB)
+        tcache_flush();    /* this thread's cache now honours the setting */
+    return r;
+}
+
+PUBLIC int malloc_trim(size_t pad)
+{
+    ensure_init();
+    int released = 0;
+    tcache_flush();
+    for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
+        lock_acquire(&a->lock);
+        malloc_consolidate(a);
+        released |= arena_release_pages(a);
+        if (a == &main_arena) {
+            if (a->top != NULL)
+                released |= sys_trim(a, pad);
+        } else {
+            released |= heap_trim(heap_for_ptr(a->top), pad);
+        }
+        lock_release(&a->lock);
+    }
+    return released;
+}

@@ -1,0 +1,215 @@
+/*
+ * Arenas: the arena lock, which arena a thread uses, and fork.
+ *
+ * A thread keeps its arena (in its thread-local state).  When the arena's
+ * lock is taken by another thread, it moves: to an arena no thread is
+ * attached to (those of exited threads), to a new arena while fewer than
+ * the limit exist, to any arena whose lock is free, or at last it waits on
+ * the next arena in round-robin order.  Arenas are never destroyed; the
+ * list only grows, so readers may walk it without the list lock.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include "internal.h"
+#include "tcache.h"
+
+arena_t main_arena;
+lock_t  arenas_lock;
+int     narenas = 1;
+static arena_t *round_robin;
+static int ncpus;
+
+/* ---- the lock -------------------------------------------------------------- */
+
+void lock_wait(lock_t *l)
+{
+    /* Critical sections are short: spin a little before sleeping. */
+    for (int i = 0; i < 100; i++) {
+        __builtin_ia32_pause();
+        if (__atomic_load_n(&l->state, __ATOMIC_RELAXED) == 0 && lock_try(l))
+            return;
+    }
+    while (__atomic_exchange_n(&l->state, 2, __ATOMIC_ACQUIRE) != 0)
+        os_futex_wait(&l->state, 2);
+}
+
+void lock_wake(lock_t *l)
+{
+    os_futex_wake(&l->state, 1);
+}
+
+/* ---- arenas ---------------------------------------------------------------- */
+
+static chunk_t zero_top;    /* the top of an arena before it has memory */
+
+void arena_init(arena_t *a, int number)
+{
+    for (unsigned i = 1; i < NBINS; i++) {
+        chunk_t *b = bin_at(a, i);
+        b->fd = b->bk = b;
+    }
+    a->top = &zero_top;
+    a->number = number;
+}
+
+static size_t arena_limit(void)
+{
+    if (mp.arena_max)
+        return mp.arena_max;
+    if (!ncpus)
+        ncpus = os_ncpus();
+    size_t by_cpus = 8 * (size_t)ncpus;
+    return by_cpus > mp.arena_test ? by_cpus : mp.arena_test;
+}
+
+arena_t *arena_by_number(int n)
+{
+    for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE))
+        if (a->number == n)
+            return a;
+    return NULL;
+}
+
+/* arenas_lock held.  Appends a to the list. */
+static void arena_link(arena_t *a)
+{
+    arena_t *last = &main_arena;
+    while (last->next)
+        last = last->next;
+    a->number = narenas++;
+    __atomic_store_n(&last->next, a, __ATOMIC_RELEASE);
+}
+
+static void attach(arena_t *from, arena_t *to)
+{
+    if (from)
+        from->attached--;
+    to->attached++;
+    tc.arena = to;
+}
+
+/* The thread's arena was busy (cur is not locked).  Returns another one,
+ * locked. */
+static NOINLINE arena_t *arena_contended(arena_t *cur)
+{
+    arena_t *a;
+    lock_acquire(&arenas_lock);
+    /* 1. an arena no thread uses */
+    for (a = &main_arena; a; a = a->next)
+        if (a != cur && a->attached == 0 && lock_try(&a->lock))
+            goto found;
+    /* 2. a new one, under the limit */
+    if ((size_t)narenas < arena_limit() && (a = arena_new()) != NULL) {
+        lock_acquire(&a->lock);
+        arena_link(a);
+        goto found;
+    }
+    /* 3. any arena that is free right now, round robin */
+    if (!round_robin)
+        round_robin = &main_arena;
+    a = round_robin;
+    for (int i = 0; i < narenas; i++) {
+        a = a->next ? a->next : &main_arena;
+        if (lock_try(&a->lock)) {
+            round_robin = a;
+            goto found;
+        }
+    }
+    /* 4. wait for the next one in turn */
+    a = round_robin = round_robin->next ? round_robin->next : &main_arena;
+    attach(cur, a);
+    lock_release(&arenas_lock);
+    lock_acquire(&a->lock);
+    return a;
+found:
+    attach(cur, a);
+    lock_release(&arenas_lock);
+    return a;
+}
+
+arena_t *arena_get(void)
+{
+    arena_t *a = tc.arena;
+    if (unlikely(!a)) {
+        lock_acquire(&arenas_lock);
+        attach(NULL, &main_arena);
+        lock_release(&arenas_lock);
+        a = &main_arena;
+    }
+    if (likely(lock_try(&a->lock)))
+        return a;
+    return arena_contended(a);
+}
+
+/* failed could not serve a request (it is unlocked here).  Returns a
+ * different arena, locked, or NULL: the main arena fails when brk and mmap
+ * are exhausted for it, a sub-heap arena when no sub-heap can be mapped. */
+arena_t *arena_retry(arena_t *failed, size_t nb)
+{
+    arena_t *a = NULL;
+    if (failed != &main_arena) {
+        a = &main_arena;
+        lock_acquire(&a->lock);
+        return a;
+    }
+    lock_acquire(&arenas_lock);
+    for (arena_t *b = main_arena.next; b; b = b->next)
+        if (lock_try(&b->lock)) {
+            a = b;
+            break;
+        }
+    if (!a && (size_t)narenas < arena_limit() && (a = arena_new()) != NULL) {
+        lock_acquire(&a->lock);
+        arena_link(a);
+    }
+    lock_release(&arenas_lock);
+    return a;
+}
+
+void arena_thread_detach(void)
+{
+    arena_t *a = tc.arena;
+    if (!a)
+        return;
+    lock_acquire(&arenas_lock);
+    a->attached--;
+    tc.arena = NULL;
+    lock_release(&arenas_lock);
+}
+
+/* ---- fork: every lock taken before, released (parent) or reset (child) -- */
+
+void arena_fork_prepare(void)
+{
+    if (!ptalloc_initialized)
+        return;
+    lock_acquire(&arenas_lock);
+    for (arena_t *a = &main_arena; a; a = a->next)
+        lock_acquire(&a->lock);
+    lock_acquire(&mmap_lock);
+}
+
+void arena_fork_parent(void)
+{
+    if (!ptalloc_initialized)
+        return;
+    lock_release(&mmap_lock);
+    for (arena_t *a = &main_arena; a; a = a->next)
+        lock_release(&a->lock);
+    lock_release(&arenas_lock);
+}
+
+void arena_fork_child(void)
+{
+    if (!ptalloc_initialized)
+        return;
+    /* Only this thread lives on: the others' attachments are gone. */
+    mmap_lock.state = 0;
+    for (arena_t *a = &main_arena; a; a = a->next) {
+        a->lock.state = 0;
+        a->attached = 0;
+    }
+    if (tc.arena)
+        tc.arena->attached = 1;
+    arenas_lock.state = 0;
+}

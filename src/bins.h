@@ -1,0 +1,70 @@
+/*
+ * Bins: indexing, the binmap, and unlinking a chunk from its bin.
+ *
+ *   bin 1          unsorted: any size, freed and split-off chunks wait here
+ *   bins 2..63     small: one chunk size each (32, 48, ... 1008), FIFO
+ *   bins 64..126   large: size ranges, kept sorted largest first, with the
+ *                  nextsize list linking the first chunk of each size
+ *
+ * Each bin's fd/bk pair lives in arena->bins and is addressed as if it
+ * were the fd/bk of a chunk header placed 16 bytes before it; that pretend
+ * chunk is the circular list's sentinel.
+ */
+#ifndef PTALLOC_BINS_H
+#define PTALLOC_BINS_H
+
+#include <stddef.h>
+#include "chunk.h"
+
+static inline chunk_t *bin_at(arena_t *a, unsigned i)
+{
+    return (chunk_t *)((char *)&a->bins[(i - 1) * 2] - offsetof(chunk_t, fd));
+}
+static inline chunk_t *next_bin(chunk_t *b) { return (chunk_t *)((char *)b + 2 * sizeof(chunk_t *)); }
+static inline chunk_t *bin_first(chunk_t *b) { return b->fd; }
+static inline chunk_t *bin_last(chunk_t *b)  { return b->bk; }
+static inline chunk_t *unsorted_chunks(arena_t *a) { return bin_at(a, UNSORTED_BIN); }
+
+static inline int in_smallbin_range(size_t sz) { return sz < MIN_LARGE_SIZE; }
+static inline unsigned smallbin_index(size_t sz) { return (unsigned)(sz >> 4); }
+
+static inline unsigned largebin_index(size_t sz)
+{
+    if ((sz >> 6) <= 48)  return 48 + (unsigned)(sz >> 6);
+    if ((sz >> 9) <= 20)  return 91 + (unsigned)(sz >> 9);
+    if ((sz >> 12) <= 10) return 110 + (unsigned)(sz >> 12);
+    if ((sz >> 15) <= 4)  return 119 + (unsigned)(sz >> 15);
+    if ((sz >> 18) <= 2)  return 124 + (unsigned)(sz >> 18);
+    return 126;
+}
+
+static inline unsigned bin_index(size_t sz)
+{
+    return in_smallbin_range(sz) ? smallbin_index(sz) : largebin_index(sz);
+}
+
+/* The binmap: one bit per bin, set when the bin may be non-empty (bits are
+ * cleared lazily by the search that finds a bin empty). */
+static inline unsigned idx2block(unsigned i) { return i >> BINMAPSHIFT; }
+static inline unsigned idx2bit(unsigned i)   { return 1u << (i & (BITSPERMAP - 1)); }
+static inline void mark_bin(arena_t *a, unsigned i)   { a->binmap[idx2block(i)] |= idx2bit(i); }
+static inline void unmark_bin(arena_t *a, unsigned i) { a->binmap[idx2block(i)] &= ~idx2bit(i); }
+static inline int  bin_marked(arena_t *a, unsigned i) { return (a->binmap[idx2block(i)] & idx2bit(i)) != 0; }
+
+static inline int have_fastchunks(arena_t *a) { return (a->flags & ARENA_HAVE_FASTCHUNKS) != 0; }
+static inline int contiguous(arena_t *a)      { return (a->flags & ARENA_NONCONTIGUOUS) == 0; }
+
+/* Insert p at the front of the unsorted bin. */
+static inline void unsorted_push(arena_t *a, chunk_t *p)
+{
+    chunk_t *bck = unsorted_chunks(a), *fwd = bck->fd;
+    p->fd = fwd;
+    p->bk = bck;
+    bck->fd = p;
+    fwd->bk = p;
+}
+
+void unlink_chunk(arena_t *a, chunk_t *p);              /* bins.c */
+void bin_insert_sorted(arena_t *a, chunk_t *p, size_t size);  /* bins.c */
+
+#endif

@@ -1,0 +1,302 @@
+/*
+ * Integrity: the corruption error path, internal asserts, and the full
+ * heap consistency check.
+ *
+ * Three levels of checking: cheap checks on every path (always on, they
+ * call malloc_error with glibc's message); ASSERT in debug builds; and
+ * ptalloc_check(), which walks everything and is what tests call after
+ * every phase.
+ */
+#include <string.h>
+#include "internal.h"
+#include "ptalloc.h"
+
+#define PUBLIC __attribute__((visibility("default")))
+
+/* Heap corruption: say so on stderr without allocating, then abort. */
+void malloc_error(const char *msg)
+{
+    char buf[256];
+    size_t n = fmt_snprintf(buf, sizeof buf, "%s\n", msg);
+    os_write(2, buf, n);
+    os_abort();
+}
+
+void assert_fail(const char *expr, const char *file, int line)
+{
+    char buf[512];
+    size_t n = fmt_snprintf(buf, sizeof buf, "ptalloc: assertion failed: %s (%s:%d)\n", expr, file, line);
+    os_write(2, buf, n);
+    os_abort();
+}
+
+/* ---- the full check ------------------------------------------------------------ */
+
+int arena_visit(arena_t *a, int (*fn)(arena_t *, chunk_t *, int, void *), void *arg);
+
+struct check_ctx {
+    int verbose, problems;
+    arena_t *a;
+    chunk_t *prev;            /* the previous chunk of this segment */
+    int prev_seg;
+    size_t free_chunks;       /* free by the boundary tags, top excluded */
+    size_t inuse_chunks;
+    int saw_top;
+    fmtbuf_t *out;
+};
+
+static void problem(struct check_ctx *c, const char *what, const void *where, size_t value)
+{
+    c->problems++;
+    if (c->verbose && c->problems <= 50)
+        fmt_printf(c->out, "ptalloc_check: arena %d: %s at %p (%zu)\n",
+                   c->a ? c->a->number : -1, what, where, value);
+}
+
+static int check_chunk(arena_t *a, chunk_t *p, int seg, void *arg)
+{
+    struct check_ctx *c = arg;
+    size_t size = chunksize(p);
+    if (seg != c->prev_seg) {
+        c->prev = NULL;
+        c->prev_seg = seg;
+        if (!prev_inuse(p))
+            problem(c, "first chunk of a segment without PREV_INUSE", p, size);
+    }
+    if (size == 2 * SIZE_SZ) {            /* fence-post */
+        c->prev = p;
+        return 0;
+    }
+    if (size < MINSIZE)
+        problem(c, "chunk smaller than MINSIZE", p, size);
+    if (misaligned_chunk(p))
+        problem(c, "misaligned chunk", p, size);
+    if (chunk_is_mmapped(p))
+        problem(c, "IS_MMAPPED chunk inside an arena", p, size);
+    if (c->prev) {
+        int prev_free = c->prev != a->top && chunksize(c->prev) != 2 * SIZE_SZ && !prev_inuse(p);
+        if (!prev_inuse(p)) {
+            if (chunksize(c->prev) == 2 * SIZE_SZ)
+                problem(c, "PREV_INUSE clear after a fence-post", p, size);
+            else if (p->prev_size != chunksize(c->prev))
+                problem(c, "prev_size does not match the previous chunk's size", p, p->prev_size);
+        }
+        (void)prev_free;
+    }
+    if (p == a->top) {
+        c->saw_top++;
+        if (!prev_inuse(p))
+            problem(c, "top chunk without PREV_INUSE (a free chunk before the top)", p, size);
+        if (size < MINSIZE)
+            problem(c, "top smaller than MINSIZE", p, size);
+    } else {
+        chunk_t *next = chunk_at(p, size);
+        /* The last chunk of a segment must be the top or a fence-post. */
+        int is_free = !inuse(p);
+        if (is_free) {
+            c->free_chunks++;
+            if (!prev_inuse(p))
+                problem(c, "two free chunks next to each other", p, size);
+            if (next->prev_size != size)
+                problem(c, "free chunk's boundary tag differs from its size", p, next->prev_size);
+            if (next == a->top)
+                problem(c, "free chunk next to the top (not merged)", p, size);
+        } else {
+            c->inuse_chunks++;
+            if ((p->size & NON_MAIN_ARENA) != a->chunk_flag)
+                problem(c, "in-use chunk's NON_MAIN_ARENA bit does not match its arena", p, size);
+        }
+    }
+    c->prev = p;
+    return 0;
+}
+
+static void check_bins(struct check_ctx *c, arena_t *a, size_t *bin_chunks, size_t limit)
+{
+    for (unsigned i = 1; i < NBINS; i++) {
+        chunk_t *bin = bin_at(a, i);
+        size_t n = 0;
+        size_t last = SIZE_MAX;
+        for (chunk_t *p = bin->fd; p != bin; p = p->fd) {
+            if (++n > limit) {
+                problem(c, "bin list does not end (cycle)", bin, i);
+                break;
+            }
+            if (p->fd->bk != p || p->bk->fd != p) {
+                problem(c, "bin links broken", p, i);
+                break;
+            }
+            size_t size = chunksize(p);
+            if (inuse(p))
+                problem(c, "chunk in a bin is marked in use", p, i);
+            if (i == UNSORTED_BIN) {
+                /* any size */
+            } else if (i < NSMALLBINS) {
+                if (!in_smallbin_range(size) || smallbin_index(size) != i)
+                    problem(c, "chunk in the wrong small bin", p, size);
+            } else {
+                if (in_smallbin_range(size) || largebin_index(size) != i)
+                    problem(c, "chunk in the wrong large bin", p, size);
+                if (size > last)
+                    problem(c, "large bin not sorted", p, size);
+                /* The first chunk of each size heads the nextsize ring. */
+                int head = size != last;
+                if (head && (!p->fd_nextsize || !p->bk_nextsize))
+                    problem(c, "large bin size head without nextsize links", p, size);
+                if (!head && (p->fd_nextsize || p->bk_nextsize))
+                    problem(c, "large bin chunk has nextsize links but is not a head", p, size);
+                if (head && p->fd_nextsize && (p->fd_nextsize->bk_nextsize != p ||
+                                               p->bk_nextsize->fd_nextsize != p))
+                    problem(c, "nextsize ring broken", p, size);
+                if (head && p->fd_nextsize && p->fd_nextsize != bin->fd &&
+                    chunksize(p->fd_nextsize) >= size)
+                    problem(c, "nextsize ring not in decreasing order", p, size);
+                last = size;
+            }
+        }
+        *bin_chunks += n;
+        if (n && !bin_marked(a, i) && i != UNSORTED_BIN)
+            problem(c, "non-empty bin not marked in the binmap", bin, i);
+    }
+}
+
+static size_t check_fastbins(struct check_ctx *c, arena_t *a, size_t limit)
+{
+    size_t total = 0;
+    for (unsigned i = 0; i < NFASTBINS; i++) {
+        size_t n = 0;
+        for (chunk_t *p = a->fastbins[i]; p; p = reveal_ptr(&p->fd)) {
+            if (misaligned_chunk(p)) {
+                problem(c, "misaligned fastbin chunk", p, i);
+                break;
+            }
+            if (++n > limit) {
+                problem(c, "fastbin list does not end (cycle)", p, i);
+                break;
+            }
+            if (fastbin_index(chunksize(p)) != i)
+                problem(c, "chunk in the wrong fastbin", p, chunksize(p));
+            if (!inuse(p))
+                problem(c, "fastbin chunk not marked in use", p, i);
+        }
+        total += n;
+        if (n && !have_fastchunks(a))
+            problem(c, "fastbins hold chunks but the arena's flag says none", a, i);
+    }
+    return total;
+}
+
+static void check_arena(struct check_ctx *c, arena_t *a)
+{
+    c->a = a;
+    c->prev = NULL;
+    c->prev_seg = -1;
+    c->free_chunks = c->inuse_chunks = 0;
+    c->saw_top = 0;
+    if (arena_visit(a, check_chunk, c) < 0)
+        problem(c, "chunk size runs outside its segment", a->top, 0);
+    if (a->system_mem && c->saw_top != 1)
+        problem(c, "top chunk not found in the arena's memory", a->top, (size_t)c->saw_top);
+    size_t limit = c->free_chunks + c->inuse_chunks + 1;
+    size_t in_bins = 0;
+    check_bins(c, a, &in_bins, limit);
+    if (in_bins != c->free_chunks)
+        problem(c, "free chunks (by boundary tags) and chunks in bins differ", a, in_bins);
+    check_fastbins(c, a, limit);
+    if (a != &main_arena) {
+        size_t sum = 0;
+        int n = 0;
+        for (heap_info_t *h = a->heap; h; h = h->prev, n++) {
+            sum += h->size;
+            if (h->ar != a)
+                problem(c, "sub-heap header names another arena", h, 0);
+            if (heap_for_ptr(h) != h)
+                problem(c, "sub-heap not aligned to HEAP_MAX_SIZE", h, 0);
+            if (h->size > h->committed || h->committed > HEAP_MAX_SIZE)
+                problem(c, "sub-heap size beyond its committed memory", h, h->size);
+        }
+        if (sum != a->system_mem)
+            problem(c, "system_mem differs from the sub-heaps' sizes", a, a->system_mem);
+        if (n != a->nheaps)
+            problem(c, "sub-heap count differs", a, (size_t)n);
+        if (heap_for_ptr(a->top) != a->heap)
+            problem(c, "top is not in the newest sub-heap", a->top, 0);
+    } else if (a->segments) {
+        if ((char *)a->top + chunksize(a->top) != a->segments->end)
+            problem(c, "top does not end its segment", a->top, chunksize(a->top));
+    }
+    if (a->max_system_mem < a->system_mem)
+        problem(c, "max_system_mem below system_mem", a, a->max_system_mem);
+}
+
+static void check_tcache(struct check_ctx *c)
+{
+    if (tc.state != TC_ACTIVE)
+        return;
+    c->a = NULL;
+    for (size_t s = 2; s < TCACHE_SLOTS; s++) {
+        size_t n = 0;
+        for (tc_entry_t *e = tc.entries[s]; e; e = reveal_ptr(&e->next)) {
+            if (!aligned_ok((uintptr_t)e)) {
+                problem(c, "misaligned tcache entry", e, s);
+                break;
+            }
+            if (++n > mp.tcache_count + 1 || n > TCACHE_MAX_COUNT) {
+                problem(c, "tcache bin longer than its limit", e, s);
+                break;
+            }
+            chunk_t *p = mem2chunk(e);
+            if (chunksize(p) != s << 4)
+                problem(c, "tcache chunk of the wrong size", p, chunksize(p));
+            if (e->key != tcache_key)
+                problem(c, "tcache chunk without the key", p, s);
+            if (!chunk_is_mmapped(p) && !inuse(p))
+                problem(c, "tcache chunk not marked in use", p, s);
+        }
+        if (n + tc.room[s] > TCACHE_MAX_COUNT)
+            problem(c, "tcache count out of range", &tc, s);
+    }
+}
+
+static void check_mmapped(struct check_ctx *c)
+{
+    long n = 0;
+    size_t bytes = 0;
+    c->a = NULL;
+    lock_acquire(&mmap_lock);
+    for (mmap_hdr_t *h = mmap_list; h; h = h->next) {
+        chunk_t *p = (chunk_t *)((char *)h + h->chunk_off);
+        if (h->next && h->next->prev != h)
+            problem(c, "mmapped chunk list broken", h, 0);
+        if (!chunk_is_mmapped(p))
+            problem(c, "mmapped chunk without IS_MMAPPED", p, 0);
+        if (p->prev_size != h->chunk_off || chunksize(p) + h->chunk_off != h->mapped)
+            problem(c, "mmapped chunk header disagrees with its mapping", p, h->mapped);
+        if (((uintptr_t)h | h->mapped) & (os_pagesize - 1))
+            problem(c, "mmapped region not page aligned", h, h->mapped);
+        if (++n > mstats.n_mmaps)
+            break;
+        bytes += h->mapped;
+    }
+    if (n != mstats.n_mmaps || bytes != mstats.mmapped_mem)
+        problem(c, "mmapped chunk count or bytes differ from the statistics", NULL, (size_t)n);
+    lock_release(&mmap_lock);
+}
+
+PUBLIC int ptalloc_check(int verbose)
+{
+    char buf[1024];
+    fmtbuf_t out;
+    fmt_init(&out, buf, sizeof buf, 2);
+    struct check_ctx c = { .verbose = verbose, .out = &out };
+    ensure_init();
+    for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
+        lock_acquire(&a->lock);
+        check_arena(&c, a);
+        lock_release(&a->lock);
+    }
+    check_tcache(&c);
+    check_mmapped(&c);
+    fmt_flush(&out);
+    return c.problems;
+}

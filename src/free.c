@@ -1,0 +1,114 @@
+/*
+ * The free path inside an arena: validate, then a fastbin (no merging),
+ * or merge with the free neighbours (or into the top) and park the result
+ * in the unsorted bin; large merges consolidate the fastbins and may give
+ * the top back to the system.
+ */
+#include <string.h>
+#include "internal.h"
+
+void perturb_free(void *mem, size_t n)
+{
+    if (unlikely(mp.perturb))
+        memset(mem, (int)mp.perturb, n);
+}
+
+/* Lock held.  p is an in-use, non-mmapped chunk of this arena. */
+void free_merge(arena_t *a, chunk_t *p, size_t size)
+{
+    chunk_t *next = chunk_at(p, size);
+
+    if (unlikely(p == a->top))
+        malloc_error("double free or corruption (top)");
+    if (unlikely(contiguous(a) && a == &main_arena &&
+                 (char *)next >= (char *)a->top + chunksize(a->top)))
+        malloc_error("double free or corruption (out)");
+    if (unlikely(!prev_inuse(next)))
+        malloc_error("double free or corruption (!prev)");
+    size_t nextsize = chunksize(next);
+    if (unlikely(next->size <= 2 * SIZE_SZ || nextsize >= a->system_mem))
+        malloc_error("free(): invalid next size (normal)");
+
+    perturb_free(chunk2mem(p), size - 2 * SIZE_SZ);
+
+    if (!prev_inuse(p)) {
+        size_t prevsize = p->prev_size;
+        size += prevsize;
+        p = chunk_at(p, -prevsize);
+        if (unlikely(chunksize(p) != prevsize))
+            malloc_error("corrupted size vs. prev_size while consolidating");
+        unlink_chunk(a, p);
+    }
+
+    if (next != a->top) {
+        if (!inuse_at(next, nextsize)) {
+            unlink_chunk(a, next);
+            size += nextsize;
+        } else {
+            clear_inuse_at(next, 0);
+        }
+        chunk_t *bck = unsorted_chunks(a), *fwd = bck->fd;
+        if (unlikely(fwd->bk != bck))
+            malloc_error("free(): corrupted unsorted chunks");
+        p->fd = fwd;
+        p->bk = bck;
+        if (!in_smallbin_range(size))
+            p->fd_nextsize = p->bk_nextsize = NULL;
+        bck->fd = p;
+        fwd->bk = p;
+        set_head(p, size | PREV_INUSE);
+        set_foot(p, size);
+    } else {
+        size += nextsize;
+        set_head(p, size | PREV_INUSE);
+        a->top = p;
+    }
+
+    /* A big free chunk: a good moment to merge the fastbins and see
+     * whether the top has grown past the trim threshold. */
+    if (size >= FASTBIN_CONSOLIDATION_THRESHOLD) {
+        if (have_fastchunks(a))
+            malloc_consolidate(a);
+        if (a == &main_arena) {
+            if (chunksize(a->top) >= mp.trim_threshold)
+                sys_trim(a, mp.top_pad);
+        } else {
+            heap_trim(heap_for_ptr(a->top), mp.top_pad);
+        }
+    }
+}
+
+/* Frees a non-mmapped chunk into arena a, without the tcache. */
+void int_free(arena_t *a, chunk_t *p, int have_lock)
+{
+    size_t size = chunksize(p);
+
+    if (unlikely((uintptr_t)p > (uintptr_t)-size || misaligned_chunk(p)))
+        malloc_error("free(): invalid pointer");
+    if (unlikely(size < MINSIZE || !aligned_ok(size)))
+        malloc_error("free(): invalid size");
+
+    if (!have_lock)
+        lock_acquire(&a->lock);
+
+    if (size <= mp.max_fast) {
+        chunk_t *next = chunk_at(p, size);
+        if (unlikely(next->size <= 2 * SIZE_SZ || chunksize(next) >= a->system_mem))
+            malloc_error("free(): invalid next size (fast)");
+        perturb_free(chunk2mem(p), size - 2 * SIZE_SZ);
+        unsigned idx = fastbin_index(size);
+        chunk_t *old = a->fastbins[idx];
+        if (unlikely(old == p))
+            malloc_error("double free or corruption (fasttop)");
+        if (unlikely(old && fastbin_index(chunksize(old)) != idx))
+            malloc_error("invalid fastbin entry (free)");
+        p->fd = protect_ptr(&p->fd, old);
+        a->fastbins[idx] = p;
+        a->flags |= ARENA_HAVE_FASTCHUNKS;
+    } else {
+        free_merge(a, p, size);
+    }
+
+    if (!have_lock)
+        lock_release(&a->lock);
+}

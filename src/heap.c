@@ -1,0 +1,164 @@
+/*
+ * Sub-heaps: the memory of non-main arenas.
+ *
+ * A sub-heap is a HEAP_MAX_SIZE (64 MiB) region aligned to its own size,
+ * reserved PROT_NONE and made read-write as it grows, so the heap_info
+ * header of any chunk's sub-heap is found by masking the chunk's address.
+ * An arena's first sub-heap also holds the arena itself.
+ *
+ *   +-----------+---------+--------------------------+ - - - - - - - - +
+ *   | heap_info | arena_t | chunks ...          top  |  reserved only  |
+ *   +-----------+---------+--------------------------+ - - - - - - - - +
+ *   ^ aligned to 64 MiB                               ^ heap->size
+ */
+#include <string.h>
+#include "internal.h"
+
+static char *next_aligned_hint;   /* where the last reservation ended */
+
+static size_t arena_struct_size(void)
+{
+    return align_up(sizeof(arena_t), MALLOC_ALIGNMENT);
+}
+
+char *heap_chunks_start(heap_info_t *h)
+{
+    char *p = (char *)(h + 1);
+    if (h->number == 0)
+        p += arena_struct_size();
+    return p;
+}
+
+/* Reserves an aligned HEAP_MAX_SIZE region, commits `size` bytes of it. */
+heap_info_t *heap_new(size_t size, size_t top_pad)
+{
+    if (size + top_pad < HEAP_MIN_SIZE)
+        size = HEAP_MIN_SIZE;
+    else if (size + top_pad <= HEAP_MAX_SIZE)
+        size += top_pad;
+    else if (size > HEAP_MAX_SIZE)
+        return NULL;
+    else
+        size = HEAP_MAX_SIZE;
+    size = align_up(size, os_pagesize);
+
+    char *p = NULL;
+    /* Try right after the previous reservation: that is usually aligned
+     * already and keeps the address space tidy. */
+    if (next_aligned_hint) {
+        char *q = os_reserve(HEAP_MAX_SIZE);
+        if (q && ((uintptr_t)q & (HEAP_MAX_SIZE - 1)) == 0)
+            p = q;
+        else if (q)
+            os_unmap(q, HEAP_MAX_SIZE);
+    }
+    if (!p) {
+        char *q = os_reserve(2 * HEAP_MAX_SIZE);
+        if (!q)
+            return NULL;
+        p = (char *)align_up((uintptr_t)q, HEAP_MAX_SIZE);
+        if (p > q)
+            os_unmap(q, (size_t)(p - q));
+        if (p + HEAP_MAX_SIZE < q + 2 * HEAP_MAX_SIZE)
+            os_unmap(p + HEAP_MAX_SIZE, (size_t)(q + 2 * HEAP_MAX_SIZE - (p + HEAP_MAX_SIZE)));
+    }
+    next_aligned_hint = p + HEAP_MAX_SIZE;
+    if (os_protect(p, size, 1) != 0) {
+        os_unmap(p, HEAP_MAX_SIZE);
+        return NULL;
+    }
+    heap_info_t *h = (heap_info_t *)p;
+    memset(h, 0, sizeof *h);
+    h->size = size;
+    h->committed = size;
+    return h;
+}
+
+/* Grows h by diff bytes (page-rounded).  0 on success. */
+int heap_grow(heap_info_t *h, long diff)
+{
+    size_t n = align_up((size_t)(diff > 0 ? diff : 0), os_pagesize);
+    size_t want = h->size + n;
+    if (want > HEAP_MAX_SIZE || want < h->size)
+        return -1;
+    if (want > h->committed) {
+        if (os_protect((char *)h + h->committed, want - h->committed, 1) != 0)
+            return -2;
+        h->committed = want;
+    }
+    h->size = want;
+    return 0;
+}
+
+/* Shrinks h by diff bytes: the pages go back to the kernel (they read as
+ * zero when the heap grows over them again) but stay mapped read-write. */
+int heap_shrink(heap_info_t *h, long diff)
+{
+    size_t want = h->size - (size_t)diff;
+    if (os_purge((char *)h + want, (size_t)diff) != 0)
+        return -1;
+    h->size = want;
+    return 0;
+}
+
+/* Gives memory of arena h->ar back: whole sub-heaps whose only chunk is
+ * the top, then the top's tail.  Returns 1 if anything was released. */
+int heap_trim(heap_info_t *h, size_t pad)
+{
+    arena_t *a = h->ar;
+    chunk_t *top = a->top;
+    int released = 0;
+
+    while (h->prev && (char *)top == heap_chunks_start(h)) {
+        heap_info_t *prev = h->prev;
+        /* The previous sub-heap ends with fence-posts; the chunk before
+         * them (if free) becomes the top again. */
+        char *end = (char *)prev + prev->size;
+        chunk_t *f = (chunk_t *)(end - 4 * SIZE_SZ);
+        chunk_t *p = f;
+        if (!prev_inuse(f)) {
+            p = prev_chunk(f);
+            unlink_chunk(a, p);
+        }
+        size_t newsize = (size_t)(end - (char *)p);
+        a->system_mem -= h->size;
+        a->heap = prev;
+        a->nheaps--;
+        os_unmap(h, HEAP_MAX_SIZE);
+        h = prev;
+        top = p;
+        set_head(top, newsize | PREV_INUSE);
+        a->top = top;
+        released = 1;
+    }
+
+    size_t size = chunksize(top);
+    if (size < mp.trim_threshold || size <= MINSIZE + 1 + pad)
+        return released;
+    size_t extra = align_down(size - MINSIZE - 1 - pad, os_pagesize);
+    if (extra == 0 || heap_shrink(h, (long)extra) != 0)
+        return released;
+    a->system_mem -= extra;
+    set_head(top, (size - extra) | PREV_INUSE);
+    return 1;
+}
+
+/* A new arena, living at the start of a new sub-heap. */
+arena_t *arena_new(void)
+{
+    heap_info_t *h = heap_new(sizeof(heap_info_t) + arena_struct_size() + MINSIZE, mp.top_pad);
+    if (!h)
+        return NULL;
+    arena_t *a = (arena_t *)(h + 1);
+    arena_init(a, 0);
+    h->ar = a;
+    h->number = 0;
+    a->heap = h;
+    a->nheaps = 1;
+    a->chunk_flag = NON_MAIN_ARENA;
+    chunk_t *top = (chunk_t *)heap_chunks_start(h);
+    a->top = top;
+    set_head(top, (size_t)((char *)h + h->size - (char *)top) | PREV_INUSE);
+    a->system_mem = a->max_system_mem = h->size;
+    return a;
+}

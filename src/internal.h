@@ -1,0 +1,176 @@
+/*
+ * Declarations shared between ptalloc's files, grouped by the file that
+ * defines them.  Nothing here is exported from the library.
+ */
+#ifndef PTALLOC_INTERNAL_H
+#define PTALLOC_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include "types.h"
+#include "chunk.h"
+#include "bins.h"
+
+#define HIDDEN   __attribute__((visibility("hidden")))
+#define NOINLINE __attribute__((noinline))
+#define NORETURN __attribute__((noreturn))
+#define COLD     __attribute__((cold))
+
+#ifdef PTALLOC_DEBUG
+#define ASSERT(c) do { if (!(c)) assert_fail(#c, __FILE__, __LINE__); } while (0)
+#else
+#define ASSERT(c) do { (void)sizeof(c); } while (0)
+#endif
+
+/* ---- os.c: the only file that talks to the kernel ---------------------- */
+extern size_t os_pagesize;
+void    os_init(void);                            /* page size */
+void   *os_map(size_t len);                       /* read-write, NULL on failure */
+void   *os_reserve(size_t len);                   /* PROT_NONE, NORESERVE       */
+int     os_unmap(void *p, size_t len);
+int     os_protect(void *p, size_t len, int writable);
+void   *os_remap(void *p, size_t old_len, size_t new_len);  /* may move */
+int     os_purge(void *p, size_t len);            /* MADV_DONTNEED              */
+int     os_decommit(void *p, size_t len);         /* back to PROT_NONE, discarded */
+void   *os_sbrk(intptr_t inc);                    /* (void *)-1 on failure      */
+void    os_futex_wait(int *addr, int val);
+void    os_futex_wake(int *addr, int n);
+const char *os_getenv(const char *name);          /* NULL before the env exists */
+int     os_secure(void);                          /* setuid: ignore environment */
+uint64_t os_random(void);
+int     os_ncpus(void);
+void    os_write(int fd, const char *s, size_t n);
+NORETURN void os_abort(void);
+
+/* ---- fmt.c: a formatter that never allocates ---------------------------- */
+typedef struct fmtbuf {
+    char   *buf;
+    size_t  cap, len;
+    int     fd;          /* flushed to fd when full; -1 = truncate */
+} fmtbuf_t;
+void fmt_init(fmtbuf_t *b, char *buf, size_t cap, int fd);
+void fmt_printf(fmtbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fmt_vprintf(fmtbuf_t *b, const char *fmt, va_list ap);
+void fmt_flush(fmtbuf_t *b);
+size_t fmt_snprintf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int  parse_long(const char *s, const char *end, long *out);
+
+/* ---- lock.h is inline; lock slow paths in arena.c ----------------------- */
+void lock_wait(lock_t *l);
+void lock_wake(lock_t *l);
+
+static inline int lock_try(lock_t *l)
+{
+    int zero = 0;
+    return __atomic_compare_exchange_n(&l->state, &zero, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+static inline void lock_acquire(lock_t *l)
+{
+    if (unlikely(!lock_try(l)))
+        lock_wait(l);
+}
+static inline void lock_release(lock_t *l)
+{
+    if (unlikely(__atomic_exchange_n(&l->state, 0, __ATOMIC_RELEASE) == 2))
+        lock_wake(l);
+}
+
+/* ---- options.c ------------------------------------------------------------ */
+extern params_t mp;
+void options_init(void);                 /* reads the environment once       */
+int  options_mallopt(int param, int value);
+
+/* ---- init (api.c) --------------------------------------------------------- */
+extern int ptalloc_initialized;
+void ptalloc_init(void);
+static inline void ensure_init(void)
+{
+    if (unlikely(!ptalloc_initialized))
+        ptalloc_init();
+}
+
+/* ---- arena.c -------------------------------------------------------------- */
+extern arena_t main_arena;
+extern lock_t  arenas_lock;              /* arena list, free list, counts    */
+extern int     narenas;
+void     arena_init(arena_t *a, int number);
+arena_t *arena_get(void);                /* the thread's arena, locked       */
+arena_t *arena_retry(arena_t *failed, size_t nb);  /* another one, locked    */
+void     arena_thread_detach(void);      /* at thread exit                   */
+void     arena_fork_prepare(void);
+void     arena_fork_parent(void);
+void     arena_fork_child(void);
+arena_t *arena_by_number(int n);
+
+/* ---- heap.c: sub-heaps of non-main arenas --------------------------------- */
+static inline heap_info_t *heap_for_ptr(const void *p)
+{
+    return (heap_info_t *)((uintptr_t)p & ~(HEAP_MAX_SIZE - 1));
+}
+static inline arena_t *arena_for_chunk(const chunk_t *p)
+{
+    return chunk_main_arena(p) ? &main_arena : heap_for_ptr(p)->ar;
+}
+heap_info_t *heap_new(size_t size, size_t top_pad);
+int      heap_grow(heap_info_t *h, long diff);
+int      heap_shrink(heap_info_t *h, long diff);
+int      heap_trim(heap_info_t *h, size_t pad);
+arena_t *arena_new(void);                /* in a fresh sub-heap              */
+char    *heap_chunks_start(heap_info_t *h);
+
+/* ---- sysmem.c: memory from and back to the system --------------------- */
+extern lock_t       mmap_lock;
+extern mmap_hdr_t  *mmap_list;
+extern mmap_stats_t mstats;
+void *sys_malloc(arena_t *a, size_t nb);          /* a == NULL: mmap only  */
+void *mmap_chunk_alloc(size_t nb, size_t align);  /* an IS_MMAPPED chunk   */
+void  mmap_chunk_free(chunk_t *p);
+chunk_t *mmap_chunk_remap(chunk_t *p, size_t nb);
+int   sys_trim(arena_t *a, size_t pad);
+int   arena_release_pages(arena_t *a);            /* madvise free pages    */
+char *main_segment_start(segment_t *s);
+
+/* ---- malloc.c -------------------------------------------------------------- */
+void *int_malloc(arena_t *a, size_t nb);
+void  malloc_consolidate(arena_t *a);
+void  perturb_alloc(void *mem, size_t n);
+
+/* ---- free.c ---------------------------------------------------------------- */
+void  int_free(arena_t *a, chunk_t *p, int have_lock);
+void  free_merge(arena_t *a, chunk_t *p, size_t size);   /* lock held */
+void  perturb_free(void *mem, size_t n);
+
+/* ---- realloc.c, memalign.c ------------------------------------------------- */
+void *int_realloc(arena_t *a, chunk_t *oldp, size_t oldsize, size_t nb);
+void *int_memalign(arena_t *a, size_t align, size_t nb);
+void *aligned_alloc_impl(size_t align, size_t n);
+
+/* ---- tcache.c -------------------------------------------------------------- */
+extern __thread tcache_t tc __attribute__((tls_model("initial-exec")));
+extern uintptr_t tcache_key;
+void tcache_process_init(void);
+void tcache_thread_init(void);
+void tcache_flush(void);
+int  tcache_put_slow(chunk_t *p, size_t size);   /* 1 if it went in the cache */
+void tcache_stash(arena_t *a, size_t nb);         /* refill from the bins      */
+
+/* ---- check.c: integrity errors, heap checking ----------------------------- */
+NORETURN COLD void malloc_error(const char *msg);
+NORETURN COLD void assert_fail(const char *expr, const char *file, int line);
+
+/* Safe-linking: next pointers in tcache and fastbins are stored XORed with
+ * the address of the field shifted right by a page, so a leaked or
+ * overwritten pointer does not give (or take) a usable address. */
+static inline void *protect_ptr(const void *field, const void *ptr)
+{
+    return (void *)(((uintptr_t)field >> 12) ^ (uintptr_t)ptr);
+}
+#define reveal_ptr(field) ((__typeof__(*(field)))protect_ptr((field), *(field)))
+
+/* ---- stats.c --------------------------------------------------------------- */
+struct arena_totals {
+    size_t system, max_system, top, free_bytes, free_chunks, fast_bytes, fast_chunks;
+};
+void arena_totals(arena_t *a, struct arena_totals *t);   /* lock held */
+
+#endif

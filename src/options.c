@@ -1,0 +1,174 @@
+/*
+ * Options: one table.  Every knob has a name, a default, a range, the
+ * mallopt number where glibc has one, and environment variables:
+ * PTALLOC_<NAME>, glibc's MALLOC_*_ spelling, and glibc.malloc.<tunable>
+ * inside GLIBC_TUNABLES.  A malformed or out-of-range value is ignored and
+ * the default kept.  Precedence: PTALLOC_<NAME>, then GLIBC_TUNABLES, then
+ * the plain glibc variable.  A setuid process ignores them all.
+ */
+#include <malloc.h>
+#include <string.h>
+#include <limits.h>
+#include "internal.h"
+#include "ptalloc.h"
+
+params_t mp = {
+    .trim_threshold = DEFAULT_TRIM_THRESHOLD,
+    .top_pad        = DEFAULT_TOP_PAD,
+    .mmap_threshold = DEFAULT_MMAP_THRESHOLD,
+    .mmap_max       = DEFAULT_MMAP_MAX,
+    .arena_test     = DEFAULT_ARENA_TEST,
+    .arena_max      = 0,
+    .mxfast         = DEFAULT_MXFAST,
+    .check_action   = 3,
+    .tcache_count   = TCACHE_DEFAULT_COUNT,
+    .tcache_max     = TCACHE_MAX_REQUEST,
+    .max_fast       = DEFAULT_MXFAST,
+};
+
+#define NO_MALLOPT INT_MIN
+#define TURNS_OFF_DYNAMIC 1   /* setting it stops the dynamic mmap threshold */
+#define NEG_IS_MAX        2   /* a negative value means "never" (SIZE_MAX)   */
+#define IGNORE_NONPOS     4   /* mallopt: a value <= 0 is ignored, yet 1     */
+
+struct option {
+    const char *name;          /* PTALLOC_<NAME upper-cased>, ptalloc_set_option */
+    int         param;         /* mallopt number                               */
+    const char *glibc_env;     /* glibc's environment variable, or NULL        */
+    const char *tunable;       /* glibc.malloc.<tunable>, or NULL              */
+    long        min, max;
+    size_t      offset;        /* field in mp                                  */
+    int         flags;
+};
+
+#define F(field) offsetof(params_t, field)
+static const struct option options[] = {
+    { "mxfast",          M_MXFAST,         NULL,                     "mxfast",         0, MAX_FAST_SIZE,         F(mxfast),         0 },
+    { "trim_threshold",  M_TRIM_THRESHOLD, "MALLOC_TRIM_THRESHOLD_", "trim_threshold", 0, LONG_MAX,              F(trim_threshold), TURNS_OFF_DYNAMIC | NEG_IS_MAX },
+    { "top_pad",         M_TOP_PAD,        "MALLOC_TOP_PAD_",        "top_pad",        0, LONG_MAX,              F(top_pad),        TURNS_OFF_DYNAMIC },
+    { "mmap_threshold",  M_MMAP_THRESHOLD, "MALLOC_MMAP_THRESHOLD_", "mmap_threshold", 0, DEFAULT_MMAP_THRESHOLD_MAX, F(mmap_threshold), TURNS_OFF_DYNAMIC },
+    { "mmap_max",        M_MMAP_MAX,       "MALLOC_MMAP_MAX_",       "mmap_max",       0, INT_MAX,               F(mmap_max),       TURNS_OFF_DYNAMIC },
+    { "check_action",    M_CHECK_ACTION,   "MALLOC_CHECK_",          "check",          0, 7,                     F(check_action),   0 },
+    { "perturb",         M_PERTURB,        "MALLOC_PERTURB_",        "perturb",        0, 255,                   F(perturb),        0 },
+    { "arena_test",      M_ARENA_TEST,     "MALLOC_ARENA_TEST",      "arena_test",     1, INT_MAX,               F(arena_test),     IGNORE_NONPOS },
+    { "arena_max",       M_ARENA_MAX,      "MALLOC_ARENA_MAX",       "arena_max",      1, INT_MAX,               F(arena_max),      IGNORE_NONPOS },
+    { "tcache_count",    NO_MALLOPT,       NULL,                     "tcache_count",   0, TCACHE_MAX_COUNT,      F(tcache_count),   0 },
+    { "tcache_max",      NO_MALLOPT,       NULL,                     "tcache_max",     0, TCACHE_MAX_REQUEST,    F(tcache_max),     0 },
+    { "tcache_unsorted_limit", NO_MALLOPT, NULL,                     "tcache_unsorted_limit", 0, LONG_MAX,       F(tcache_unsorted_limit), 0 },
+    { "hugetlb",         NO_MALLOPT,       NULL,                     "hugetlb",        0, 2,                     F(hugetlb),        0 },
+};
+#define NOPTIONS (sizeof options / sizeof options[0])
+
+static size_t *field(const struct option *o) { return (size_t *)((char *)&mp + o->offset); }
+
+static void derive(void)
+{
+    /* M_MXFAST is a request size; 0 turns fastbins off. */
+    mp.max_fast = mp.mxfast == 0 ? 0 : (mp.mxfast + SIZE_SZ) & ~(size_t)MALLOC_ALIGN_MASK;
+    if (mp.mxfast != 0 && mp.max_fast < MINSIZE)
+        mp.max_fast = MINSIZE;
+}
+
+static int set(const struct option *o, long v)
+{
+    if (v < 0 && (o->flags & NEG_IS_MAX)) {
+        *field(o) = SIZE_MAX;
+    } else {
+        if (v < o->min || v > o->max)
+            return 0;
+        *field(o) = (size_t)v;
+    }
+    if (o->flags & TURNS_OFF_DYNAMIC)
+        mp.no_dyn_threshold = 1;
+    derive();
+    return 1;
+}
+
+static const struct option *find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+/* Looks for glibc.malloc.<tunable>=V in GLIBC_TUNABLES (':'-separated). */
+static int tunable_value(const char *tun, const char *name, const char **v, const char **vend)
+{
+    static const char prefix[] = "glibc.malloc.";
+    size_t plen = sizeof prefix - 1, nlen = strlen(name);
+    int found = 0;
+    for (const char *s = tun; s && *s;) {
+        const char *e = strchr(s, ':');
+        if (!e) e = s + strlen(s);
+        if ((size_t)(e - s) > plen + nlen && strncmp(s, prefix, plen) == 0 &&
+            strncmp(s + plen, name, nlen) == 0 && s[plen + nlen] == '=') {
+            *v = s + plen + nlen + 1;
+            *vend = e;
+            found = 1;           /* the last one wins, as in glibc */
+        }
+        s = *e ? e + 1 : e;
+    }
+    return found;
+}
+
+void options_init(void)
+{
+    if (os_secure())
+        return;
+    const char *tunables = os_getenv("GLIBC_TUNABLES");
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const struct option *o = &options[i];
+        char envname[64] = "PTALLOC_";
+        size_t k = 8;
+        for (const char *c = o->name; *c && k < sizeof envname - 1; c++)
+            envname[k++] = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+        envname[k] = 0;
+        const char *v, *vend = NULL;
+        long val;
+        if ((v = os_getenv(envname)) && parse_long(v, NULL, &val) && set(o, val))
+            continue;
+        if (tunables && o->tunable && tunable_value(tunables, o->tunable, &v, &vend) &&
+            parse_long(v, vend, &val) && set(o, val))
+            continue;
+        if (o->glibc_env && (v = os_getenv(o->glibc_env)) && parse_long(v, NULL, &val))
+            set(o, val);
+    }
+}
+
+int options_mallopt(int param, int value)
+{
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const struct option *o = &options[i];
+        if (o->param != param)
+            continue;
+        if ((o->flags & IGNORE_NONPOS) && value <= 0)
+            return 1;
+        return set(o, value);
+    }
+    return 0;
+}
+
+int ptalloc_set_option(const char *name, long value)
+{
+    ensure_init();
+    const struct option *o = name ? find(name, strlen(name)) : NULL;
+    if (!o)
+        return 0;
+    lock_acquire(&main_arena.lock);
+    int ok = set(o, value);
+    lock_release(&main_arena.lock);
+    if (ok && strncmp(name, "tcache", 6) == 0)
+        tcache_flush();       /* the calling thread picks the new shape up */
+    return ok;
+}
+
+int ptalloc_get_option(const char *name, long *value)
+{
+    const struct option *o = name ? find(name, strlen(name)) : NULL;
+    if (!o)
+        return 0;
+    size_t v = *field(o);
+    *value = v > LONG_MAX ? -1 : (long)v;
+    return 1;
+}

@@ -1,0 +1,165 @@
+/*
+ * The operating system behind a handful of primitives.  No other file
+ * makes a system call.  Nothing here allocates.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <string.h>
+#include <signal.h>
+#include <stdlib.h>
+#include "internal.h"
+
+size_t os_pagesize = 4096;
+
+void os_init(void)
+{
+    size_t ps = (size_t)getauxval(AT_PAGESZ);
+    if (ps >= 4096 && (ps & (ps - 1)) == 0)
+        os_pagesize = ps;
+}
+
+void *os_map(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void *os_reserve(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int os_unmap(void *p, size_t len)
+{
+    return munmap(p, len);
+}
+
+int os_protect(void *p, size_t len, int writable)
+{
+    return mprotect(p, len, writable ? PROT_READ | PROT_WRITE : PROT_NONE);
+}
+
+void *os_remap(void *p, size_t old_len, size_t new_len)
+{
+    void *q = mremap(p, old_len, new_len, MREMAP_MAYMOVE);
+    return q == MAP_FAILED ? NULL : q;
+}
+
+int os_purge(void *p, size_t len)
+{
+    return madvise(p, len, MADV_DONTNEED);
+}
+
+/* Give pages back and make them inaccessible again: mapping fresh
+ * PROT_NONE memory over them discards their contents. */
+int os_decommit(void *p, size_t len)
+{
+    void *q = mmap(p, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    return q == MAP_FAILED ? -1 : 0;
+}
+
+void *os_sbrk(intptr_t inc)
+{
+    return sbrk(inc);
+}
+
+void os_futex_wait(int *addr, int val)
+{
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+void os_futex_wake(int *addr, int n)
+{
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+/* The environment is read straight from environ: getenv() does not
+ * allocate either, but this keeps the lookup ours.  Before libc has set
+ * environ (the dynamic loader may call malloc that early) there is none. */
+extern char **environ;
+const char *os_getenv(const char *name)
+{
+    char **env = environ;
+    size_t n = strlen(name);
+    if (!env)
+        return NULL;
+    for (; *env; env++)
+        if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+            return *env + n + 1;
+    return NULL;
+}
+
+int os_secure(void)
+{
+    return getauxval(AT_SECURE) != 0;
+}
+
+uint64_t os_random(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) == (ssize_t)sizeof v && v)
+        return v;
+    /* No entropy yet (early boot): the kernel's 16 random bytes for this
+     * process, mixed with addresses that ASLR moves. */
+    const unsigned char *r = (const unsigned char *)getauxval(AT_RANDOM);
+    if (r)
+        memcpy(&v, r + 8, sizeof v);
+    v ^= (uint64_t)(uintptr_t)&v * 0x9E3779B97F4A7C15ull;
+    v ^= (uint64_t)(uintptr_t)os_random << 17;
+    return v ? v : 0x5bd1e9955bd1e995ull;
+}
+
+/* Online CPUs from /sys (the list form "0-3,6"), without allocating. */
+int os_ncpus(void)
+{
+    char buf[256];
+    int fd = open("/sys/devices/system/cpu/online", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 1;
+    buf[n] = 0;
+    int count = 0;
+    for (char *s = buf; *s && *s != '\n';) {
+        long a = 0, b;
+        while (*s >= '0' && *s <= '9') a = a * 10 + (*s++ - '0');
+        b = a;
+        if (*s == '-') {
+            s++;
+            b = 0;
+            while (*s >= '0' && *s <= '9') b = b * 10 + (*s++ - '0');
+        }
+        count += (int)(b - a + 1);
+        if (*s == ',') s++;
+        else break;
+    }
+    return count > 0 ? count : 1;
+}
+
+void os_write(int fd, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+void os_abort(void)
+{
+    abort();
+}

@@ -1,0 +1,104 @@
+/*
+ * The tcache: a per-thread cache of small free chunks, no lock.
+ *
+ * The cache lives in thread-local storage (initial-exec model, so using it
+ * costs no call).  It starts with no room, so the first free of a thread
+ * reaches the slow path, which sets it up and registers the thread-exit
+ * hook that returns every cached chunk to its arena.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include "internal.h"
+#include "tcache.h"
+
+__thread tcache_t tc __attribute__((tls_model("initial-exec")));
+uintptr_t tcache_key;
+
+static pthread_key_t exit_key;
+static int exit_key_ok;
+
+static void thread_exit(void *unused)
+{
+    tcache_flush();
+    tc.state = TC_DEAD;
+    arena_thread_detach();
+}
+
+/* Once per process, from ptalloc_init. */
+void tcache_process_init(void)
+{
+    tcache_key = (uintptr_t)os_random();
+    exit_key_ok = pthread_key_create(&exit_key, thread_exit) == 0;
+}
+
+void tcache_thread_init(void)
+{
+    if (tc.state != TC_UNINIT)
+        return;
+    tc.state = TC_BUSY;                 /* recursion from here skips the cache */
+    if (exit_key_ok)
+        pthread_setspecific(exit_key, &tc);
+    size_t count = mp.perturb ? 0 : mp.tcache_count;
+    size_t last = request2size(mp.tcache_max) >> 4;
+    for (size_t s = 2; s <= last && s < TCACHE_SLOTS; s++)
+        tc.room[s] = (uint16_t)count;
+    tc.state = TC_ACTIVE;
+}
+
+/* Returns every cached chunk to its arena and leaves the cache empty and
+ * uninitialised (the next slow path sets it up again with the current
+ * options). */
+void tcache_flush(void)
+{
+    if (tc.state != TC_ACTIVE)
+        return;
+    tc.state = TC_BUSY;
+    for (size_t s = 0; s < TCACHE_SLOTS; s++) {
+        tc_entry_t *e = tc.entries[s];
+        tc.entries[s] = NULL;
+        tc.room[s] = 0;
+        while (e) {
+            tc_entry_t *next = reveal_ptr(&e->next);
+            if (!aligned_ok((uintptr_t)next))
+                malloc_error("malloc(): unaligned tcache chunk detected");
+            e->key = 0;
+            chunk_t *p = mem2chunk(e);
+            int_free(arena_for_chunk(p), p, 0);
+            e = next;
+        }
+    }
+    tc.state = TC_UNINIT;
+}
+
+/* The free path's way into the cache, past the inline fast path: sets the
+ * cache up, and tells a real double free from a key that happens to be
+ * in the user's data. */
+int tcache_put_slow(chunk_t *p, size_t size)
+{
+    if (tc.state == TC_UNINIT)
+        tcache_thread_init();
+    size_t slot = size >> 4;
+    if (tc.state != TC_ACTIVE || slot >= TCACHE_SLOTS)
+        return 0;
+    tc_entry_t *e = (tc_entry_t *)chunk2mem(p);
+    if (unlikely(e->key == tcache_key)) {
+        size_t n = 0;
+        for (tc_entry_t *t = tc.entries[slot]; t; t = reveal_ptr(&t->next)) {
+            if (!aligned_ok((uintptr_t)t))
+                malloc_error("free(): unaligned chunk detected in tcache 2");
+            if (t == e)
+                malloc_error("free(): double free detected in tcache 2");
+            if (++n > TCACHE_MAX_COUNT)
+                malloc_error("free(): too many chunks detected in tcache");
+        }
+    }
+    if (tc.room[slot] == 0)
+        return 0;
+    tcache_push(p, slot);
+    return 1;
+}
+
+void ptalloc_thread_flush(void)
+{
+    tcache_flush();
+}

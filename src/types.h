@@ -1,0 +1,219 @@
+/*
+ * ptalloc — the types of the design, with a glossary.
+ *
+ * Glossary
+ *   chunk      The unit of memory the allocator hands out and keeps: a size
+ *              word with three flag bits, the user's bytes, and (while free)
+ *              links into a bin.  The boundary tag (the size repeated in the
+ *              next chunk's prev_size) lets free merge neighbours in O(1).
+ *   arena      One independent allocator: a lock, the bins, a top chunk.
+ *              The main arena is static and grows with sbrk; the others live
+ *              in mmapped sub-heaps.  Threads are spread over arenas.
+ *   heap       (sub-heap) A HEAP_MAX_SIZE-aligned mmapped region owned by a
+ *              non-main arena; reserved PROT_NONE and committed as it grows.
+ *   segment    A contiguous run of chunks of the main arena: the sbrk region,
+ *              or an mmapped region used when brk could not grow.
+ *   bin        A list of free chunks: fastbins (LIFO, exact size, no merge),
+ *              the unsorted bin (bin 1), small bins (2..63, exact size, FIFO)
+ *              and large bins (64..126, size ranges, sorted).
+ *   tcache     A per-thread cache of free chunks (up to 1040-byte chunks),
+ *              used without any lock.
+ *   top        The free chunk bordering the end of an arena's memory; never
+ *              in a bin; split for requests no bin can serve; grown from the
+ *              system.
+ *   remainder  last_remainder: what was left of the latest split made for a
+ *              small request; preferred for the next small request.
+ *
+ * The chunk, in use and free (x86_64, SIZE_SZ = 8):
+ *
+ *     chunk-> +-----------------------------------------------+
+ *             | prev_size: size of previous chunk, if free;    |
+ *             |   else the previous chunk's last user bytes    |
+ *             +-----------------------------------------------+
+ *             | size of this chunk                     |A|M|P|
+ *       mem-> +-----------------------------------------------+
+ *             | user data ...                                  |
+ *             |   (free: fd, bk; in a large bin also           |
+ *             |    fd_nextsize, bk_nextsize)                   |
+ * next chunk->+-----------------------------------------------+
+ *             | prev_size: this chunk's size when it is free,  |
+ *             |   else this chunk's last 8 user bytes          |
+ *             +-----------------------------------------------+
+ *             | size of next chunk                     |A|M|P|  P: is this chunk in use?
+ *             +-----------------------------------------------+
+ *
+ *   P = PREV_INUSE (1): the previous chunk is in use (prev_size is not valid).
+ *   M = IS_MMAPPED (2): the chunk is a mapping of its own.
+ *   A = NON_MAIN_ARENA (4): the chunk belongs to a sub-heap of a non-main arena.
+ *
+ * An in-use chunk costs 8 bytes: request2size(n) = max(32, align16(n + 8)).
+ */
+#ifndef PTALLOC_TYPES_H
+#define PTALLOC_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SIZE_SZ            8u
+#define MALLOC_ALIGNMENT   16u
+#define MALLOC_ALIGN_MASK  (MALLOC_ALIGNMENT - 1)
+#define MINSIZE            32u
+
+#define PREV_INUSE         1u
+#define IS_MMAPPED         2u
+#define NON_MAIN_ARENA     4u
+#define SIZE_BITS          (PREV_INUSE | IS_MMAPPED | NON_MAIN_ARENA)
+
+/* Bins. */
+#define NBINS              128
+#define NSMALLBINS         64
+#define MIN_LARGE_SIZE     1024u         /* first chunk size of a large bin */
+#define UNSORTED_BIN       1
+#define BINMAPSHIFT        5
+#define BITSPERMAP         32u
+#define BINMAPSIZE         (NBINS / BITSPERMAP)
+
+/* Fastbins: chunk sizes 32..176 at most (M_MXFAST <= 160). */
+#define MAX_FAST_SIZE      160u
+#define NFASTBINS          10
+#define DEFAULT_MXFAST     128u          /* 64 * SIZE_SZ / 4 */
+#define FASTBIN_CONSOLIDATION_THRESHOLD  (64u * 1024)
+
+/* tcache: 64 bins, chunk sizes 32..1040 (requests up to 1032).  A tcache
+ * slot is indexed directly by chunk size >> 4, so slots 0 and 1 are never
+ * used; the public tcache index is slot - 2. */
+#define TCACHE_BINS        64
+#define TCACHE_SLOTS       (TCACHE_BINS + 2)
+#define TCACHE_MAX_REQUEST 1032u
+#define TCACHE_DEFAULT_COUNT 7
+#define TCACHE_MAX_COUNT   65535
+
+/* Sub-heaps of non-main arenas. */
+#define HEAP_MIN_SIZE      (32u * 1024)
+#define HEAP_MAX_SIZE      (64ul * 1024 * 1024)
+
+/* System memory. */
+#define DEFAULT_MMAP_THRESHOLD      (128u * 1024)
+#define DEFAULT_MMAP_THRESHOLD_MAX  (32ul * 1024 * 1024)
+#define DEFAULT_TRIM_THRESHOLD      (128u * 1024)
+#define DEFAULT_TOP_PAD             (128u * 1024)
+#define DEFAULT_MMAP_MAX            65536
+#define MMAP_FALLBACK_SIZE          (1024u * 1024)
+#define DEFAULT_ARENA_TEST          8
+
+/* A chunk.  Only prev_size and size exist in every chunk; the links exist
+ * only while the chunk is free (they overlay the user's bytes). */
+typedef struct chunk {
+    size_t        prev_size;
+    size_t        size;
+    struct chunk *fd;
+    struct chunk *bk;
+    struct chunk *fd_nextsize;   /* large bins only: next smaller size */
+    struct chunk *bk_nextsize;   /* large bins only: next larger size  */
+} chunk_t;
+
+/* A free chunk in a tcache or fastbin: a singly linked entry.  The next
+ * pointer is stored mangled (safe-linking, see check.h); key marks a chunk
+ * that sits in a tcache (double-free detection). */
+typedef struct tc_entry {
+    struct tc_entry *next;
+    uintptr_t        key;
+} tc_entry_t;
+
+/* The arena lock: a futex word, 0 free, 1 taken, 2 taken with waiters. */
+typedef struct lock {
+    int state;
+} lock_t;
+
+/* A segment of the main arena: sbrk'd memory, or an mmapped region used
+ * when brk could not grow.  The record sits at the segment's start; the
+ * chunks follow it.  Segments are chained newest first. */
+typedef struct segment {
+    struct segment *next;
+    char           *end;          /* first byte past the segment           */
+    size_t          mapped;       /* mmapped region size, 0 for sbrk memory */
+    size_t          pad;
+} segment_t;
+
+struct arena;
+
+/* The header at the start of each sub-heap. */
+typedef struct heap_info {
+    struct arena     *ar;            /* the owning arena                      */
+    struct heap_info *prev;          /* the arena's previous (older) sub-heap */
+    size_t            size;          /* bytes in use (readable/writable)      */
+    size_t            committed;     /* bytes made read-write so far          */
+    int               number;        /* 0 for an arena's first sub-heap       */
+    int               pad_[3];
+} heap_info_t;
+
+/* An arena.  The bins array holds, for each bin, the fd/bk pair of a
+ * pretend chunk header (bin_at() in bins.h), so a bin is a circular doubly
+ * linked list whose sentinel costs two words. */
+typedef struct arena {
+    lock_t          lock;
+    int             flags;               /* ARENA_* below                   */
+    chunk_t        *fastbins[NFASTBINS];
+    chunk_t        *top;
+    chunk_t        *last_remainder;
+    chunk_t        *bins[NBINS * 2 - 2];
+    unsigned        binmap[BINMAPSIZE];
+    struct arena   *next;                /* all arenas, in creation order   */
+    struct arena   *next_free;           /* arenas no thread is attached to */
+    size_t          attached;            /* threads using this arena        */
+    size_t          system_mem;          /* memory obtained from the system */
+    size_t          max_system_mem;
+    int             number;              /* 0 = main arena                  */
+    int             nheaps;              /* sub-heaps (non-main) or segments */
+    segment_t      *segments;            /* main arena only                 */
+    heap_info_t    *heap;                /* non-main: the newest sub-heap   */
+    size_t          chunk_flag;          /* NON_MAIN_ARENA, or 0 for main    */
+} arena_t;
+
+#define ARENA_HAVE_FASTCHUNKS  1
+#define ARENA_NONCONTIGUOUS    2
+#define ARENA_CORRUPT          4
+
+/* The tunable parameters, filled by options.c (one table there says each
+ * one's name, range, mallopt number and environment variables). */
+typedef struct params {
+    size_t   trim_threshold;
+    size_t   top_pad;
+    size_t   mmap_threshold;
+    size_t   mmap_max;
+    size_t   arena_test;
+    size_t   arena_max;            /* 0 = from the number of CPUs          */
+    size_t   mxfast;               /* M_MXFAST, a request size             */
+    size_t   perturb;              /* 0 = off, else the byte               */
+    size_t   check_action;
+    size_t   tcache_count;
+    size_t   tcache_max;           /* largest request the tcache keeps     */
+    size_t   tcache_unsorted_limit;
+    size_t   hugetlb;
+    /* derived */
+    size_t   max_fast;             /* largest fastbin chunk size           */
+    int      no_dyn_threshold;     /* a static setting turned the rule off */
+} params_t;
+
+/* Process-wide counters of mmapped chunks (under mmap_lock). */
+typedef struct mmap_stats {
+    long     n_mmaps;
+    long     max_n_mmaps;
+    size_t   mmapped_mem;
+    size_t   max_mmapped_mem;
+} mmap_stats_t;
+
+/* The per-thread state: the tcache and the thread's arena.  room[slot] is
+ * how many more chunks the slot may take: zero for an uninitialised or
+ * disabled cache, so the lock-free free path falls through to the slow
+ * path, which initialises it. */
+enum { TC_UNINIT = 0, TC_ACTIVE, TC_BUSY, TC_DEAD };
+
+typedef struct tcache {
+    tc_entry_t *entries[TCACHE_SLOTS];
+    uint16_t    room[TCACHE_SLOTS];
+    uint16_t    state;
+    arena_t    *arena;
+} tcache_t;
+
+#endif

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a make target needs, when they are missing.
+# Only tests and benchmarks need them; the library depends on libc alone.
+#   tools/deps.sh test|bench|fuzz
+set -eu
+case "${1:-test}" in
+    test)  pkgs="python3 libpython3.11-testsuite sqlite3 git gcc valgrind clang lua5.4" ;;
+    bench) pkgs="libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 python3 valgrind" ;;
+    fuzz)  pkgs="clang" ;;
+    *) echo "deps.sh: unknown set $1" >&2; exit 2 ;;
+esac
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null || true
+$SUDO apt-get install -y -qq $missing >/dev/null
