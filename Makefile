@@ -66,7 +66,7 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=build/tests/%)
 TEST_CF   := -std=gnu11 -O2 -g -Iinclude -Itests/common -pthread -Wall -Wno-unused-result \
              -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc
 
-build/tests/%: tests/%.c tests/common/t.h include/ptalloc.h build/libptalloc.so
+build/tests/%: tests/%.c $(wildcard tests/*/*.h) include/ptalloc.h build/libptalloc.so
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CF) $< -o $@ \
 	  $(if $(filter $(LINKED_GROUPS),$(word 3,$(subst /, ,$@))),-Lbuild -lptalloc,) -ldl -lm
@@ -85,7 +85,7 @@ test-quick: lib tests
 
 # ---- demo, bench, fuzz ---------------------------------------------------
 build/demo: tools/demo.c include/ptalloc.h build/libptalloc.a
-	$(CC) -std=gnu11 -O1 -g -Iinclude $< -o $@ build/libptalloc.a -pthread
+	$(CC) -std=gnu11 -O1 -g -Iinclude -fno-builtin-malloc -fno-builtin-free $< -o $@ build/libptalloc.a -pthread
 demo: build/demo
 	@build/demo
 

@@ -101,6 +101,14 @@ def pkg_version(pkg):
         return ""
 
 
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
+
+
 def machine_info():
     cpu = "?"
     try:
@@ -196,7 +204,7 @@ def fmt_ratio(r):
     return "" if r is None else " (%.2f×)" % r
 
 
-def choose_allocs(repo, runner_bin, probe_bin, tmp, notes):
+def choose_allocs(repo, runner_bin, probe_bin, tmp, notes, broken):
     wanted = os.environ.get("BENCH_ALLOCS", "").replace(",", " ").split()
     if not wanted:
         wanted = list(ALLOC_ORDER)
@@ -231,12 +239,14 @@ def choose_allocs(repo, runner_bin, probe_bin, tmp, notes):
         got = kv.get("malloc", "?")
         if r["status"] != "0":
             notes.append("**%s skipped**: the probe program failed under it (%s)." % (a, r["status"]))
+            broken.append(a)
             log("bench: %s skipped: probe failed (%s) %s" % (a, r["status"], r["err"].strip()[:200]))
             continue
         expect = os.path.realpath(lib) if lib else None
         ok = (os.path.realpath(got) == expect) if lib else ("libc.so" in got)
         if not ok:
             notes.append("**%s skipped**: malloc resolved to %s, not to the allocator." % (a, got))
+            broken.append(a)
             log("bench: %s skipped: malloc resolved to %s" % (a, got))
             continue
         allocs.append((a, lib, desc))
@@ -263,40 +273,73 @@ def choose_workloads(repo, bin_dir, scale):
     return out
 
 
+def callgrind_self_cost(path, func):
+    """Self cost (Ir) of the function named func in a callgrind output file:
+    its cost lines, minus the inclusive costs of the calls it makes."""
+    names = {}
+    cur = None
+    total = 0
+    skip_next = False
+    with open(path, errors="replace") as f:
+        for line in f:
+            if skip_next:
+                skip_next = False
+                continue
+            c = line[:1]
+            if c.isdigit() or c in "+-*":
+                if cur is not None and names.get(cur) == func:
+                    parts = line.split()
+                    if len(parts) >= 2:
+                        total += int(parts[1])
+            elif line.startswith(("fn=", "cfn=")):
+                m = re.match(r"c?fn=(?:\((\d+)\))?\s*(.*)$", line.rstrip("\n"))
+                key = m.group(1) or m.group(2)
+                if m.group(2):
+                    names[key] = m.group(2)
+                if line.startswith("fn="):
+                    cur = key
+            elif line.startswith("calls="):
+                skip_next = True           # the next line is the call's inclusive cost
+    return total
+
+
 def run_fastpath(allocs, fast_bin, tmp, notes):
     """Instructions per malloc(32)+free pair under callgrind: runs with N and
-    2N pairs, the difference / N cancels startup and exit."""
+    2N pairs; the difference / N cancels startup and exit.  'total' counts
+    every instruction; 'inside' leaves out main's own (the loop and the call
+    sites), which leaves malloc, free, everything they call and the PLT
+    stubs, whatever their names."""
     vg = shutil.which("valgrind")
     if not vg:
         notes.append("fast path not counted: valgrind not installed.")
         return {}
     n = 100000
     base_env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    out = os.path.join(tmp, "callgrind.out")
 
-    def collected(lib, count, only_alloc):
+    def measure(lib, count):
         env = dict(base_env)
         if lib:
             env["LD_PRELOAD"] = lib       # the valgrind command's env only
         cmd = [vg, "--tool=callgrind", "--soname-synonyms=somalloc=NONE",
-               "--callgrind-out-file=" + os.path.join(tmp, "callgrind.out")]
-        if only_alloc:
-            cmd += ["--collect-atstart=no", "--toggle-collect=malloc", "--toggle-collect=free"]
-        cmd += [fast_bin, str(count)]
+               "--callgrind-out-file=" + out, fast_bin, str(count)]
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
         m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
         if r.returncode != 0 or not m:
             raise RuntimeError("valgrind failed (rc %d): %s" % (r.returncode, r.stderr.strip()[-300:]))
-        return int(m.group(1))
+        return int(m.group(1)), callgrind_self_cost(out, "main")
 
     res = {}
     for name, lib, _ in allocs:
         try:
-            total = (collected(lib, 2 * n, False) - collected(lib, n, False)) / n
-            inside = (collected(lib, 2 * n, True) - collected(lib, n, True)) / n
-            res[name] = (inside if inside > 1 else None, total)
+            t1, m1 = measure(lib, n)
+            t2, m2 = measure(lib, 2 * n)
+            total = (t2 - t1) / n
+            inside = (t2 - t1 - (m2 - m1)) / n
+            res[name] = (inside if m2 > m1 else None, total)
             log("bench: fastpath %-9s %6.1f instr/pair in malloc+free, %6.1f with the loop"
                 % (name, inside, total))
-        except (RuntimeError, subprocess.TimeoutExpired) as e:
+        except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
             notes.append("fast path of %s not counted: %s" % (name, str(e)[:200]))
             log("bench: fastpath %s failed: %s" % (name, e))
     return res
@@ -317,11 +360,13 @@ def main():
     do_fast = os.environ.get("BENCH_FASTPATH", "1") not in ("0", "no", "false")
     os.makedirs(out_dir, exist_ok=True)
     t_start = time.time()
+    load_start = loadavg()
     notes = []
+    broken = []                        # allocators present but unusable
 
     with tempfile.TemporaryDirectory(prefix="ptalloc-bench.") as tmp:
         runner_bin = os.path.join(bin_dir, "runner")
-        allocs = choose_allocs(repo, runner_bin, os.path.join(bin_dir, "probe"), tmp, notes)
+        allocs = choose_allocs(repo, runner_bin, os.path.join(bin_dir, "probe"), tmp, notes, broken)
         if not allocs:
             sys.exit("bench: no allocator to run")
         works = choose_workloads(repo, bin_dir, scale)
@@ -375,6 +420,7 @@ def main():
 
     elapsed = time.time() - t_start
     info = machine_info()
+    info["load"] = "%s at start, %s at end" % (load_start, loadavg())
 
     # medians
     med = {}
@@ -384,7 +430,8 @@ def main():
         walls = [r["wall"] for r in rs]
         med[(w, a)] = {
             "wall": median(walls),
-            "spread": (max(walls) - min(walls)) / median(walls) if len(walls) > 1 and median(walls) else 0.0,
+            "spread": (median([abs(x - median(walls)) for x in walls]) / median(walls)
+                       if len(walls) > 2 and median(walls) else 0.0),
             "maxrss_kb": median([r["maxrss_kb"] for r in rs]),
             "final_rss_kb": median([r["final_rss_kb"] for r in rs]),
             "live_kb": median([r["live_kb"] for r in rs]),
@@ -399,11 +446,13 @@ def main():
     with open(os.path.join(out_dir, "latest.svg"), "w") as f:
         f.write(svg)
     log("bench: done in %.0f s; wrote %s/latest.{md,svg,csv}" % (elapsed, os.path.relpath(out_dir, repo)))
+    if broken:
+        log("bench: unusable allocator(s): %s (see latest.md)" % ", ".join(broken))
     if dead:
         log("bench: %d cell(s) failed: %s" % (len(dead), ", ".join("%s/%s (%s)" % (w, a, why)
                                                                   for (w, a), why in sorted(dead.items()))))
         return 1
-    return 0
+    return 1 if broken else 0
 
 
 def write_csv(path, raw):
@@ -451,7 +500,7 @@ def render_md(works, allocs, med, dead, fast, notes, info, runs, scale, quick, e
         L.append("> **Quick smoke run** (BENCH_QUICK=1: scale %g, %d run): the numbers only show the "
                  "format; run `make bench` for real ones." % (scale, runs))
         L.append("")
-    L.append("- date: %s; harness time %.0f s" % (info["date"], elapsed))
+    L.append("- date: %s; harness time %.0f s; load average %s" % (info["date"], elapsed, info["load"]))
     L.append("- machine: %s × %s, %s RAM; kernel %s; %s"
              % (info["nproc"], info["cpu"], info["mem"], info["kernel"], info["glibc"]))
     L.append("- method: %d run(s) per cell, median; allocators interleaved round-robin per repetition; "
@@ -511,9 +560,9 @@ def render_md(works, allocs, med, dead, fast, notes, info, runs, scale, quick, e
     L.append("")
     if fast:
         L.append("bench/fastpath.c under `valgrind --tool=callgrind`, run with N=100000 and 2N pairs; "
-                 "(count(2N) − count(N)) / N cancels startup and exit.  *in malloc+free* counts only "
-                 "instructions inside those two functions (`--toggle-collect=malloc --toggle-collect=free`); "
-                 "*with the loop* counts everything, including the loop and the calls.")
+                 "(count(2N) − count(N)) / N cancels startup and exit.  *with the loop* counts every "
+                 "instruction; *in malloc+free* leaves out main's own instructions (the loop and the call "
+                 "sites, 10 per pair), so it counts malloc, free, whatever they call and the PLT stubs.")
         L.append("")
         L.append("| allocator | in malloc+free | with the loop |")
         L.append("|---|---:|---:|")
@@ -525,7 +574,7 @@ def render_md(works, allocs, med, dead, fast, notes, info, runs, scale, quick, e
         L.append("Not measured in this run.")
     L.append("")
 
-    noisy = sorted(((m["spread"], w, a) for (w, a), m in med.items() if m["n"] > 2 and m["spread"] > 0.10),
+    noisy = sorted(((m["spread"], w, a) for (w, a), m in med.items() if m["n"] > 2 and m["spread"] > 0.05),
                    reverse=True)
     L.append("## Workloads")
     L.append("")
@@ -538,8 +587,9 @@ def render_md(works, allocs, med, dead, fast, notes, info, runs, scale, quick, e
              "glibc's is shown as FAIL (wrong checksum).  Raw runs: `latest.csv`; chart: `latest.svg`.")
     if noisy:
         L.append("")
-        L.append("Noisy cells (run-to-run spread (max − min) / median above 10%%): %s."
-                 % ", ".join("%s/%s %.0f%%" % (w, a, s * 100) for s, w, a in noisy[:8]))
+        L.append("Noisy cells (median absolute deviation of the wall times above 5%% of the median; "
+                 "other processes on the machine show up here): %s."
+                 % ", ".join("%s/%s %.0f%%" % (w, a, s * 100) for s, w, a in noisy[:10]))
     L.append("")
     return "\n".join(L)
 

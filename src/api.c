@@ -415,7 +415,7 @@ PUBLIC int malloc_trim(size_t pad)
     for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
         lock_acquire(&a->lock);
         malloc_consolidate(a);
-        released |= arena_release_pages(a);
+        released |= arena_release_pages(a, pad);
         if (a == &main_arena) {
             if (a->top != NULL)
                 released |= sys_trim(a, pad);

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sys/single_threaded.h>
 #include "internal.h"
 #include "tcache.h"
 
@@ -179,9 +180,15 @@ void arena_thread_detach(void)
 
 /* ---- fork: every lock taken before, released (parent) or reset (child) -- */
 
+/* A single-threaded process takes no locks around fork: nobody else can
+ * hold them, and fork may come from a signal handler that interrupted
+ * malloc itself (which holds one). */
+static int fork_locked;
+
 void arena_fork_prepare(void)
 {
-    if (!ptalloc_initialized)
+    fork_locked = ptalloc_initialized && !__libc_single_threaded;
+    if (!fork_locked)
         return;
     lock_acquire(&arenas_lock);
     for (arena_t *a = &main_arena; a; a = a->next)
@@ -191,7 +198,7 @@ void arena_fork_prepare(void)
 
 void arena_fork_parent(void)
 {
-    if (!ptalloc_initialized)
+    if (!fork_locked)
         return;
     lock_release(&mmap_lock);
     for (arena_t *a = &main_arena; a; a = a->next)

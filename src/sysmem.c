@@ -256,6 +256,8 @@ void *sys_malloc(arena_t *a, size_t nb)
         if (mem || !a) {
             if (!mem)
                 errno = ENOMEM;
+            else
+                perturb_alloc(mem, nb - SIZE_SZ);
             return mem;
         }
         tried_mmap = 1;
@@ -322,7 +324,7 @@ int sys_trim(arena_t *a, size_t pad)
 
 /* madvise(DONTNEED) the whole pages inside every free chunk of the bins.
  * Returns 1 if any page was released.  Lock held. */
-int arena_release_pages(arena_t *a)
+int arena_release_pages(arena_t *a, size_t pad)
 {
     int released = 0;
     for (unsigned i = 1; i < NBINS; i++) {
@@ -338,9 +340,12 @@ int arena_release_pages(arena_t *a)
                 released = 1;
         }
     }
-    /* And the top's interior (sys_trim may hand the tail back too). */
+    /* And the top's interior past pad bytes (sys_trim may hand the tail
+     * back to the system as well). */
     chunk_t *top = a->top;
-    uintptr_t from = align_up((uintptr_t)top + sizeof(chunk_t), os_pagesize);
+    if (chunksize(top) <= pad + sizeof(chunk_t))
+        return released;
+    uintptr_t from = align_up((uintptr_t)top + sizeof(chunk_t) + pad, os_pagesize);
     uintptr_t to = align_down((uintptr_t)top + chunksize(top), os_pagesize);
     if (to > from && os_purge((void *)from, to - from) == 0)
         released = 1;

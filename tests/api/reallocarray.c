@@ -75,7 +75,6 @@ int main(void)
 
     /* ---- zero product frees ----------------------------------------- */
     {
-        struct mallinfo2 m0 = mallinfo2();
         void *p = malloc(5000);
         CHECK(p != NULL);
         struct mallinfo2 m1 = mallinfo2();
@@ -83,7 +82,6 @@ int main(void)
         struct mallinfo2 m2 = mallinfo2();
         CHECKF(m2.uordblks + 5000 <= m1.uordblks, "reallocarray(p, 0, 16) did not free: uordblks %zu -> %zu",
                m1.uordblks, m2.uordblks);
-        (void)m0;
         p = malloc(5000);
         CHECK(p != NULL);
         CHECK(vreallocarray(p, 16, 0) == NULL);

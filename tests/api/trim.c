@@ -7,7 +7,9 @@
  *  - free pages inside free chunks below a live block (where sbrk cannot
  *    shrink) are returned with madvise: trim gives 1 and the resident set
  *    shrinks;
- *  - it covers every arena: a thread's arena is trimmed too;
+ *  - it covers every arena: memory a thread freed (in its own arena on glibc;
+ *    ptalloc may keep an uncontended thread on the main arena) is released
+ *    by a trim called from that thread;
  *  - memory stays fully usable afterwards (contents of live blocks kept,
  *    freed space reallocated and written).
  */

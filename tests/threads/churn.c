@@ -148,10 +148,11 @@ int main(void)
            "arena count reached %d (%s), limit %ld", max_arenas, how, limit);
 
     if (info) {
-        int attached = 0, a;
+        int attached = 0, n = tt_arena_count(NULL);
         struct ptalloc_arena_info ai;
-        for (a = 0; info(a, &ai); a++)
-            attached += ai.threads;
+        for (int a = 0; a < n; a++)
+            if (info(a, &ai))
+                attached += ai.threads;
         CHECKF(attached <= 1, "%d threads still attached to arenas after all joins", attached);
     } else {
         printf("skip: attached-thread count (ptalloc_arena_info absent)\n");
