@@ -13,7 +13,6 @@
 #include "tcache.h"
 #include "ptalloc.h"
 
-#define PUBLIC __attribute__((visibility("default")))
 
 int ptalloc_initialized;
 
@@ -79,14 +78,32 @@ static NOINLINE void *malloc_slow(size_t n)
     return mem;
 }
 
+/* Requests of 0..8 bytes: the 32-byte slot, one jump away from malloc. */
+static NOINLINE void *malloc_tiny(size_t n)
+{
+    if (n < 9 && tc.bins[2].head)
+        return tcache_pop(2);
+    return malloc_slow(n);
+}
+
+/* The fast path: a tcache hit costs a bound check, a shift and a pop. */
 PUBLIC void *malloc(size_t n)
 {
-    if (likely(n <= TCACHE_MAX_REQUEST)) {
+    if (likely(n - 9 <= TCACHE_MAX_REQUEST - 9)) {
+        tc_fs_t *t = tc_fast();
         size_t slot = tcache_slot_of_request(n);
-        if (likely(tc.entries[slot] != NULL))
-            return tcache_pop(slot);
+        tc_entry_t *e = t->bins[slot].head;
+        if (likely(e != NULL)) {
+            if (unlikely(!aligned_ok((uintptr_t)e)))
+                malloc_error("malloc(): unaligned tcache chunk detected");
+            t->bins[slot].head = reveal_ptr(&e->next);
+            t->bins[slot].room++;
+            e->key = 0;
+            return e;
+        }
+        return malloc_slow(n);
     }
-    return malloc_slow(n);
+    return malloc_tiny(n);
 }
 
 /* ---- free ------------------------------------------------------------------- */
@@ -127,15 +144,20 @@ PUBLIC void free(void *mem)
         return;
     chunk_t *p = mem2chunk(mem);
     size_t sz = p->size;
-    size_t slot = sz >> 4;
     tc_entry_t *e = mem;
-    if (likely(slot < TCACHE_SLOTS && tc.room[slot] && !(sz & IS_MMAPPED) &&
-               e->key != tcache_key && aligned_ok((uintptr_t)mem))) {
-        e->key = tcache_key;
-        e->next = protect_ptr(&e->next, tc.entries[slot]);
-        tc.entries[slot] = e;
-        tc.room[slot]--;
-        return;
+    /* A bin is 16 bytes, so the bin of a chunk size is at that offset.
+     * Mapped chunks never pass: their size is at least a page. */
+    if (likely(sz < TCACHE_SLOTS * 16)) {
+        tc_fs_t *t = tc_fast();
+        size_t slot = sz >> 4;
+        uintptr_t key = t->key;
+        if (likely(t->bins[slot].room && e->key != key && aligned_ok((uintptr_t)mem))) {
+            e->key = key;
+            e->next = protect_ptr(&e->next, t->bins[slot].head);
+            t->bins[slot].head = e;
+            t->bins[slot].room--;
+            return;
+        }
     }
     free_slow(mem);
 }
@@ -154,7 +176,7 @@ PUBLIC void *calloc(size_t n, size_t size)
     ensure_init();
     size_t nb = request2size(bytes);
     size_t slot = nb >> 4;
-    if (bytes <= TCACHE_MAX_REQUEST && tc.entries[slot]) {
+    if (bytes <= TCACHE_MAX_REQUEST && tc.bins[slot].head) {
         void *mem = tcache_pop(slot);
         memset(mem, 0, nb - SIZE_SZ);
         return mem;

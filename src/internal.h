@@ -7,11 +7,12 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/single_threaded.h>
 #include "types.h"
 #include "chunk.h"
 #include "bins.h"
 
-#define HIDDEN   __attribute__((visibility("hidden")))
+#define PUBLIC   __attribute__((visibility("default")))
 #define NOINLINE __attribute__((noinline))
 #define NORETURN __attribute__((noreturn))
 #define COLD     __attribute__((cold))
@@ -59,8 +60,18 @@ int  parse_long(const char *s, const char *end, long *out);
 void lock_wait(lock_t *l);
 void lock_wake(lock_t *l);
 
+/* While the process has a single thread nobody can contend: the lock is
+ * taken with plain stores, no atomic instruction.  (The flag turns false
+ * in pthread_create, before a second thread exists, and only a thread
+ * outside malloc can create one.) */
 static inline int lock_try(lock_t *l)
 {
+    if (__libc_single_threaded) {
+        if (l->state)
+            return 0;
+        l->state = 1;
+        return 1;
+    }
     int zero = 0;
     return __atomic_compare_exchange_n(&l->state, &zero, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
@@ -71,6 +82,10 @@ static inline void lock_acquire(lock_t *l)
 }
 static inline void lock_release(lock_t *l)
 {
+    if (__libc_single_threaded) {
+        l->state = 0;
+        return;
+    }
     if (unlikely(__atomic_exchange_n(&l->state, 0, __ATOMIC_RELEASE) == 2))
         lock_wake(l);
 }

@@ -78,7 +78,7 @@ static void *from_fastbin(arena_t *a, size_t nb)
     size_t slot = nb >> 4;
     if (slot < TCACHE_SLOTS && tc.state == TC_ACTIVE) {
         chunk_t *c;
-        while (tc.room[slot] && (c = *fb) != NULL) {
+        while (tc.bins[slot].room && (c = *fb) != NULL) {
             if (unlikely(misaligned_chunk(c)))
                 malloc_error("malloc(): unaligned fastbin chunk detected 3");
             *fb = reveal_ptr(&c->fd);
@@ -105,7 +105,7 @@ static void *from_smallbin(arena_t *a, size_t nb)
     size_t slot = nb >> 4;
     if (slot < TCACHE_SLOTS && tc.state == TC_ACTIVE) {
         chunk_t *c;
-        while (tc.room[slot] && (c = bin->bk) != bin) {
+        while (tc.bins[slot].room && (c = bin->bk) != bin) {
             bck = c->bk;
             if (unlikely(bck->fd != c))
                 malloc_error("malloc(): smallbin double linked list corrupted");

@@ -149,7 +149,7 @@ int options_mallopt(int param, int value)
     return 0;
 }
 
-int ptalloc_set_option(const char *name, long value)
+PUBLIC int ptalloc_set_option(const char *name, long value)
 {
     ensure_init();
     const struct option *o = name ? find(name, strlen(name)) : NULL;
@@ -163,7 +163,7 @@ int ptalloc_set_option(const char *name, long value)
     return ok;
 }
 
-int ptalloc_get_option(const char *name, long *value)
+PUBLIC int ptalloc_get_option(const char *name, long *value)
 {
     const struct option *o = name ? find(name, strlen(name)) : NULL;
     if (!o)

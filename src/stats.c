@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include "internal.h"
 
-#define PUBLIC __attribute__((visibility("default")))
 
 /* Lock held. */
 void arena_totals(arena_t *a, struct arena_totals *t)

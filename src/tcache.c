@@ -38,10 +38,11 @@ void tcache_thread_init(void)
     tc.state = TC_BUSY;                 /* recursion from here skips the cache */
     if (exit_key_ok)
         pthread_setspecific(exit_key, &tc);
+    tc.key = tcache_key;
     size_t count = mp.perturb ? 0 : mp.tcache_count;
     size_t last = request2size(mp.tcache_max) >> 4;
     for (size_t s = 2; s <= last && s < TCACHE_SLOTS; s++)
-        tc.room[s] = (uint16_t)count;
+        tc.bins[s].room = count;
     tc.state = TC_ACTIVE;
 }
 
@@ -54,9 +55,9 @@ void tcache_flush(void)
         return;
     tc.state = TC_BUSY;
     for (size_t s = 0; s < TCACHE_SLOTS; s++) {
-        tc_entry_t *e = tc.entries[s];
-        tc.entries[s] = NULL;
-        tc.room[s] = 0;
+        tc_entry_t *e = tc.bins[s].head;
+        tc.bins[s].head = NULL;
+        tc.bins[s].room = 0;
         while (e) {
             tc_entry_t *next = reveal_ptr(&e->next);
             if (!aligned_ok((uintptr_t)next))
@@ -83,7 +84,7 @@ int tcache_put_slow(chunk_t *p, size_t size)
     tc_entry_t *e = (tc_entry_t *)chunk2mem(p);
     if (unlikely(e->key == tcache_key)) {
         size_t n = 0;
-        for (tc_entry_t *t = tc.entries[slot]; t; t = reveal_ptr(&t->next)) {
+        for (tc_entry_t *t = tc.bins[slot].head; t; t = reveal_ptr(&t->next)) {
             if (!aligned_ok((uintptr_t)t))
                 malloc_error("free(): unaligned chunk detected in tcache 2");
             if (t == e)
@@ -92,13 +93,13 @@ int tcache_put_slow(chunk_t *p, size_t size)
                 malloc_error("free(): too many chunks detected in tcache");
         }
     }
-    if (tc.room[slot] == 0)
+    if (tc.bins[slot].room == 0)
         return 0;
     tcache_push(p, slot);
     return 1;
 }
 
-void ptalloc_thread_flush(void)
+PUBLIC void ptalloc_thread_flush(void)
 {
     tcache_flush();
 }

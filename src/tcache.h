@@ -1,36 +1,53 @@
 /*
  * The per-thread cache: push and pop, lock-free, a few instructions each.
- * Slot s holds chunks of size s * 16; room[s] counts the free places left.
+ * Slot s holds chunks of size s * 16; bins[s].room counts the places left.
  */
 #ifndef PTALLOC_TCACHE_H
 #define PTALLOC_TCACHE_H
 
 #include "internal.h"
 
-/* Slot of a request already known to be <= TCACHE_MAX_REQUEST. */
+/* The fast paths address the cache relative to %fs with the variable's
+ * offset from the thread pointer, so no pointer to it is materialised.
+ * (GCC's named address space; other compilers use the plain variable.) */
+#if defined(__x86_64__) && defined(__SEG_FS) && !defined(__clang__)
+#define TC_FAST 1
+typedef __seg_fs tcache_t tc_fs_t;
+static inline tc_fs_t *tc_fast(void)
+{
+    uintptr_t off;
+    __asm__("movq tc@gottpoff(%%rip), %0" : "=r"(off));
+    return (tc_fs_t *)off;
+}
+#else
+typedef tcache_t tc_fs_t;
+static inline tc_fs_t *tc_fast(void) { return &tc; }
+#endif
+
+/* Slot of a request n with 9 <= n <= TCACHE_MAX_REQUEST (smaller ones use
+ * slot 2, the 32-byte chunks, too). */
 static inline size_t tcache_slot_of_request(size_t n)
 {
-    return ((n < 9 ? 9 : n) + SIZE_SZ + MALLOC_ALIGN_MASK) >> 4;
+    return (n + SIZE_SZ + MALLOC_ALIGN_MASK) >> 4;
 }
 
 static inline void tcache_push(chunk_t *p, size_t slot)
 {
     tc_entry_t *e = (tc_entry_t *)chunk2mem(p);
-    e->key = tcache_key;
-    e->next = protect_ptr(&e->next, tc.entries[slot]);
-    tc.entries[slot] = e;
-    tc.room[slot]--;
+    e->key = tc.key;
+    e->next = protect_ptr(&e->next, tc.bins[slot].head);
+    tc.bins[slot].head = e;
+    tc.bins[slot].room--;
 }
 
 /* Pops the first entry of a non-empty slot. */
 static inline void *tcache_pop(size_t slot)
 {
-    tc_entry_t *e = tc.entries[slot];
-    tc_entry_t *next = reveal_ptr(&e->next);
-    if (unlikely(!aligned_ok((uintptr_t)next)))
+    tc_entry_t *e = tc.bins[slot].head;
+    if (unlikely(!aligned_ok((uintptr_t)e)))
         malloc_error("malloc(): unaligned tcache chunk detected");
-    tc.entries[slot] = next;
-    tc.room[slot]++;
+    tc.bins[slot].head = reveal_ptr(&e->next);
+    tc.bins[slot].room++;
     e->key = 0;
     return e;
 }

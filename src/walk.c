@@ -7,7 +7,6 @@
 #include "internal.h"
 #include "ptalloc.h"
 
-#define PUBLIC __attribute__((visibility("default")))
 
 /* Calls fn for every chunk of arena a (lock held), segment by segment in
  * address order.  Stops at a malformed size, returning -1; else returns
@@ -64,7 +63,7 @@ static int in_tcache(chunk_t *p, int *idx)
     if (slot >= TCACHE_SLOTS || tc.state != TC_ACTIVE)
         return 0;
     size_t guard = 0;
-    for (tc_entry_t *e = tc.entries[slot]; e && aligned_ok((uintptr_t)e) && guard < 70000; e = reveal_ptr(&e->next), guard++)
+    for (tc_entry_t *e = tc.bins[slot].head; e && aligned_ok((uintptr_t)e) && guard < 70000; e = reveal_ptr(&e->next), guard++)
         if (mem2chunk(e) == p) {
             *idx = (int)slot - 2;
             return 1;
@@ -210,7 +209,7 @@ PUBLIC size_t ptalloc_bin(int arena, int kind, int index, void **out, size_t max
     if (kind == PTALLOC_TCACHE) {
         if (index < 0 || index >= TCACHE_BINS || tc.state != TC_ACTIVE)
             return 0;
-        for (tc_entry_t *e = tc.entries[index + 2]; e && aligned_ok((uintptr_t)e); e = reveal_ptr(&e->next)) {
+        for (tc_entry_t *e = tc.bins[index + 2].head; e && aligned_ok((uintptr_t)e); e = reveal_ptr(&e->next)) {
             if (n < max) out[n] = e;
             n++;
         }

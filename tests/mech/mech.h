@@ -1,0 +1,256 @@
+/*
+ * Helpers shared by the mechanism tests, tests/mech/ *.c.
+ *
+ * These tests are linked against libptalloc and assert the design through
+ * the introspection API of include/ptalloc.h: where each chunk sits, bin
+ * order, arena summaries, options.  Everything is silent on success.
+ *
+ * ptalloc_set_option / ptalloc_get_option / ptalloc_thread_flush are
+ * referenced weakly, so that a library which fails to export them still
+ * links: the missing export is then counted as a failure, and the tests
+ * carry on as far as they can (the tcache is switched off through the
+ * environment by re-executing, other options through mallopt).
+ */
+#ifndef MECH_H
+#define MECH_H
+
+#include "t.h"
+#include <ptalloc.h>
+#include <limits.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#pragma weak ptalloc_set_option
+#pragma weak ptalloc_get_option
+#pragma weak ptalloc_thread_flush
+
+#define KiB 1024ul
+#define MiB (1024ul * 1024)
+
+static __attribute__((unused)) int m_missing_reported;
+
+static __attribute__((unused)) int m_have_options(void)
+{
+    return ptalloc_set_option != NULL && ptalloc_get_option != NULL;
+}
+
+static __attribute__((unused)) void m_report_missing(void)
+{
+    if (m_missing_reported++)
+        return;
+    fprintf(stderr, "libptalloc does not export ptalloc_set_option/ptalloc_get_option"
+                    "/ptalloc_thread_flush (declared in include/ptalloc.h)\n");
+    t_failures++;
+}
+
+/* The mallopt number of an option, for the fallback. */
+static __attribute__((unused)) int m_mallopt_param(const char *name)
+{
+    static __attribute__((unused)) const struct { const char *n; int p; } map[] = {
+        { "mxfast", M_MXFAST }, { "trim_threshold", M_TRIM_THRESHOLD },
+        { "top_pad", M_TOP_PAD }, { "mmap_threshold", M_MMAP_THRESHOLD },
+        { "mmap_max", M_MMAP_MAX }, { "check_action", M_CHECK_ACTION },
+        { "perturb", M_PERTURB }, { "arena_test", M_ARENA_TEST }, { "arena_max", M_ARENA_MAX },
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(map[i].n, name) == 0)
+            return map[i].p;
+    return 0;
+}
+
+/* ptalloc_set_option, or mallopt when the former is not exported. */
+static __attribute__((unused)) int m_set(const char *name, long v)
+{
+    if (ptalloc_set_option)
+        return ptalloc_set_option(name, v);
+    m_report_missing();
+    int p = m_mallopt_param(name);
+    return p ? mallopt(p, (int)v) : 0;
+}
+
+/* The option's value; LONG_MIN when it cannot be read. */
+static __attribute__((unused)) long m_get(const char *name)
+{
+    long v = LONG_MIN;
+    if (!ptalloc_get_option) {
+        m_report_missing();
+        return LONG_MIN;
+    }
+    if (!ptalloc_get_option(name, &v))
+        return LONG_MIN;
+    return v;
+}
+
+/* Switches the tcache off, so that frees reach the fastbins and bins.
+ * argv is main's: without ptalloc_set_option the program re-executes
+ * itself with PTALLOC_TCACHE_COUNT=0. */
+static __attribute__((unused)) void m_no_tcache(char **argv)
+{
+    if (ptalloc_set_option) {
+        CHECK(ptalloc_set_option("tcache_count", 0) == 1);
+        if (ptalloc_get_option)
+            CHECK(m_get("tcache_count") == 0);
+        return;
+    }
+    const char *e = getenv("PTALLOC_TCACHE_COUNT");
+    if (e && strcmp(e, "0") == 0) {
+        m_report_missing();
+    } else {
+        setenv("PTALLOC_TCACHE_COUNT", "0", 1);
+        execv("/proc/self/exe", argv);
+        fprintf(stderr, "re-exec failed: %s\n", strerror(errno));
+        exit(1);
+    }
+}
+
+/* ---- one chunk ----------------------------------------------------------- */
+
+static __attribute__((unused)) struct ptalloc_chunk_info m_info(const void *mem)
+{
+    struct ptalloc_chunk_info ci;
+    memset(&ci, 0, sizeof ci);
+    if (!ptalloc_locate(mem, &ci)) {
+        ci.where = -1;
+        ci.bin = -2;
+    }
+    return ci;
+}
+static __attribute__((unused)) int    m_where(const void *mem) { return m_info(mem).where; }
+static __attribute__((unused)) int    m_bin(const void *mem)   { return m_info(mem).bin; }
+static __attribute__((unused)) size_t m_size(const void *mem)  { return m_info(mem).size; }
+static __attribute__((unused)) int    m_found(const void *mem) { return m_info(mem).where != -1; }
+static __attribute__((unused)) char  *m_chunk(const void *mem) { return (char *)mem - 16; }
+
+/* The user pointer of the chunk after the one at mem (by its size field). */
+static __attribute__((unused)) void *m_next(const void *mem) { return (char *)mem + m_size(mem); }
+
+/* The boundary tag in front of the chunk at mem: the prev_size field. */
+static __attribute__((unused)) size_t m_prev_size(const void *mem)
+{
+    uintptr_t a = (uintptr_t)mem - 16;
+    __asm__("" : "+r"(a));          /* the header lies outside the user's object */
+    return *(const size_t *)a;
+}
+static __attribute__((unused)) int    m_prev_inuse(const void *mem) { return (m_info(mem).flags & PTALLOC_PREV_INUSE) != 0; }
+
+/* A free chunk in one of the arena's bins or a thread cache. */
+static __attribute__((unused)) int m_is_free(int where)
+{
+    return where == PTALLOC_FASTBIN || where == PTALLOC_UNSORTED || where == PTALLOC_SMALLBIN ||
+           where == PTALLOC_LARGEBIN || where == PTALLOC_TCACHE;
+}
+
+static __attribute__((unused)) const char *m_where_name(int w)
+{
+    static __attribute__((unused)) const char *n[] = { "inuse", "tcache", "fastbin", "unsorted", "smallbin",
+                               "largebin", "top", "mmapped", "fence" };
+    return w >= 0 && w <= PTALLOC_FENCE ? n[w] : "not-a-chunk";
+}
+
+/* CHECKs that mem's chunk sits in where, bin. */
+#define CHECK_WHERE(mem, w, b) do { \
+    struct ptalloc_chunk_info ci_ = m_info(mem); \
+    CHECKF(ci_.where == (w) && ci_.bin == (b), "%s (%p, size %zu) is in %s[%d], want %s[%d]", \
+           #mem, (void *)(mem), ci_.size, m_where_name(ci_.where), ci_.bin, m_where_name(w), (int)(b)); \
+} while (0)
+
+/* ---- bins, arenas ------------------------------------------------------- */
+
+#define M_BINMAX 4096
+static __attribute__((unused)) void *m_binbuf[M_BINMAX];
+
+/* The user pointers of a bin of the main arena, in list order. */
+static __attribute__((unused)) size_t m_binlist(int kind, int index)
+{
+    size_t n = ptalloc_bin(0, kind, index, m_binbuf, M_BINMAX);
+    return n < M_BINMAX ? n : M_BINMAX;
+}
+static __attribute__((unused)) int m_in_bin(int kind, int index, const void *mem)
+{
+    size_t n = m_binlist(kind, index);
+    for (size_t i = 0; i < n; i++)
+        if (m_binbuf[i] == mem)
+            return 1;
+    return 0;
+}
+
+static __attribute__((unused)) struct ptalloc_arena_info m_arena(void)
+{
+    struct ptalloc_arena_info ai;
+    memset(&ai, 0, sizeof ai);
+    CHECK(ptalloc_arena_info(0, &ai) == 1);
+    return ai;
+}
+
+/* ---- the heap walk --------------------------------------------------------- */
+
+#define M_MAXCH 200000
+static __attribute__((unused)) struct ptalloc_chunk_info m_ch[M_MAXCH];
+static __attribute__((unused)) int m_nch;
+
+static __attribute__((unused)) int m_collect_fn(const struct ptalloc_chunk_info *ci, void *arg)
+{
+    if (m_nch < M_MAXCH)
+        m_ch[m_nch++] = *ci;
+    return 0;
+}
+/* Walks the whole heap into m_ch[]; returns the number of chunks. */
+static __attribute__((unused)) int m_collect(void)
+{
+    m_nch = 0;
+    CHECK(ptalloc_walk(m_collect_fn, NULL) == 0);
+    return m_nch;
+}
+/* Index in m_ch of the chunk whose user pointer is mem, or -1. */
+static __attribute__((unused)) int m_find(const void *mem)
+{
+    for (int i = 0; i < m_nch; i++)
+        if (m_ch[i].mem == mem)
+            return i;
+    return -1;
+}
+/* Index in m_ch of the chunk holding address addr, or -1. */
+static __attribute__((unused)) int m_containing(const void *addr)
+{
+    for (int i = 0; i < m_nch; i++)
+        if ((const char *)addr >= (const char *)m_ch[i].chunk &&
+            (const char *)addr < (const char *)m_ch[i].chunk + m_ch[i].size)
+            return i;
+    return -1;
+}
+
+/* ---- processes ----------------------------------------------------------- */
+
+/* Runs fn in a child process with a fresh failure count; the child's
+ * failures count as one failure here. */
+static __attribute__((unused)) void m_in_child(const char *name, void (*fn)(void))
+{
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        CHECKF(0, "fork: %s", strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        t_failures = 0;
+        fn();
+        t_heap_check(name);
+        _exit(t_done());
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: child %s %d", name,
+           WIFSIGNALED(st) ? "killed by signal" : "exit status",
+           WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+}
+
+/* Empties the heap as far as possible: consolidate everything, merge it
+ * into the top, give the top back. */
+static __attribute__((unused)) void m_settle(void)
+{
+    malloc_trim(0);
+}
+
+#endif
