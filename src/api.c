@@ -12,9 +12,11 @@
 #include "internal.h"
 #include "tcache.h"
 #include "ptalloc.h"
+#include "vg.h"
 
 
 int ptalloc_initialized;
+int vg_active;
 
 
 /* Called by the first allocation of the process (possibly from inside the
@@ -28,6 +30,7 @@ NOINLINE void ptalloc_init(void)
         return;
     }
     os_init();
+    vg_init();
     arena_init(&main_arena, 0);
     options_init();
     tcache_process_init();
@@ -59,10 +62,11 @@ static NOINLINE void *malloc_slow(size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    size_t nb = request2size(n);
+    size_t nb = request2size(vg_pad(n));
     if (tc.state == TC_UNINIT)
         tcache_thread_init();
 
+    vg_quiet();
     arena_t *a = arena_get();
     void *mem = int_malloc(a, nb);
     if (unlikely(!mem)) {
@@ -73,9 +77,10 @@ static NOINLINE void *malloc_slow(size_t n)
     }
     if (a)
         lock_release(&a->lock);
+    vg_loud();
     if (!mem)
         errno = ENOMEM;
-    return mem;
+    return vg_alloc(mem, n, 0);
 }
 
 /* Requests of 0..8 bytes: the 32-byte slot, one jump away from malloc. */
@@ -108,7 +113,21 @@ PUBLIC void *malloc(size_t n)
 
 /* ---- free ------------------------------------------------------------------- */
 
+static void free_block(void *mem);
+
 static NOINLINE void free_slow(void *mem)
+{
+    if (unlikely(vg_active)) {
+        vg_free(mem);
+        vg_quiet();
+        free_block(mem);
+        vg_loud();
+        return;
+    }
+    free_block(mem);
+}
+
+static void free_block(void *mem)
 {
     chunk_t *p = mem2chunk(mem);
     size_t size = chunksize(p);
@@ -174,9 +193,9 @@ PUBLIC void *calloc(size_t n, size_t size)
         return NULL;
     }
     ensure_init();
-    size_t nb = request2size(bytes);
+    size_t nb = request2size(vg_pad(bytes));
     size_t slot = nb >> 4;
-    if (bytes <= TCACHE_MAX_REQUEST && tc.bins[slot].head) {
+    if (slot < TCACHE_SLOTS && tc.bins[slot].head) {
         void *mem = tcache_pop(slot);
         memset(mem, 0, nb - SIZE_SZ);
         return mem;
@@ -184,6 +203,7 @@ PUBLIC void *calloc(size_t n, size_t size)
     if (tc.state == TC_UNINIT)
         tcache_thread_init();
 
+    vg_quiet();
     arena_t *a = arena_get();
     /* Memory carved from beyond the old top's end is fresh from the
      * kernel, already zero: only what was the old top needs clearing. */
@@ -203,6 +223,7 @@ PUBLIC void *calloc(size_t n, size_t size)
     if (a)
         lock_release(&a->lock);
     if (!mem) {
+        vg_loud();
         errno = ENOMEM;
         return NULL;
     }
@@ -210,16 +231,32 @@ PUBLIC void *calloc(size_t n, size_t size)
     if (chunk_is_mmapped(p)) {
         if (unlikely(mp.perturb))
             memset(mem, 0, bytes);
-        return mem;
+    } else {
+        size_t clear = chunksize(p) - SIZE_SZ;
+        if (p == oldtop && !mp.perturb && oldtopsize < clear + SIZE_SZ)
+            clear = oldtopsize > 2 * SIZE_SZ ? oldtopsize - 2 * SIZE_SZ : 0;
+        memset(mem, 0, clear);
     }
-    size_t clear = chunksize(p) - SIZE_SZ;
-    if (p == oldtop && !mp.perturb && oldtopsize < clear + SIZE_SZ)
-        clear = oldtopsize > 2 * SIZE_SZ ? oldtopsize - 2 * SIZE_SZ : 0;
-    memset(mem, 0, clear);
-    return mem;
+    vg_loud();
+    return vg_alloc(mem, bytes, 1);
 }
 
 /* ---- realloc ------------------------------------------------------------------ */
+
+/* Under Valgrind a block always moves, so memcheck sees each size.  The
+ * copy may read the chunk's slack past the old block: it runs quiet. */
+static void *realloc_by_moving(void *mem, size_t n)
+{
+    void *m = malloc(n);
+    if (!m)
+        return NULL;
+    vg_quiet();
+    size_t usable = malloc_usable_size(mem);
+    memcpy(m, mem, n < usable ? n : usable);
+    vg_loud();
+    free(mem);
+    return m;
+}
 
 PUBLIC void *realloc(void *mem, size_t n)
 {
@@ -233,6 +270,8 @@ PUBLIC void *realloc(void *mem, size_t n)
         errno = ENOMEM;
         return NULL;
     }
+    if (unlikely(vg_active))
+        return realloc_by_moving(mem, n);
     chunk_t *p = mem2chunk(mem);
     size_t oldsize = chunksize(p);
     size_t nb = request2size(n);
@@ -321,7 +360,8 @@ static void *memalign_impl(size_t align, size_t n)
     ensure_init();
     if (tc.state == TC_UNINIT)
         tcache_thread_init();
-    size_t nb = request2size(n);
+    size_t nb = request2size(vg_pad(n));
+    vg_quiet();
     arena_t *a = arena_get();
     void *mem = int_memalign(a, align, nb);
     if (!mem) {
@@ -332,9 +372,10 @@ static void *memalign_impl(size_t align, size_t n)
     }
     if (a)
         lock_release(&a->lock);
+    vg_loud();
     if (!mem)
         errno = ENOMEM;
-    return mem;
+    return vg_alloc(mem, n, 0);
 }
 
 PUBLIC void *memalign(size_t align, size_t n)
@@ -420,10 +461,12 @@ PUBLIC void *__libc_pvalloc(size_t n) __attribute__((alias("pvalloc")));
 PUBLIC int mallopt(int param, int value)
 {
     ensure_init();
+    vg_quiet();
     lock_acquire(&main_arena.lock);
     malloc_consolidate(&main_arena);
     int r = options_mallopt(param, value);
     lock_release(&main_arena.lock);
+    vg_loud();
     if (r && param == M_PERTURB)
         tcache_flush();    /* this thread's cache now honours the setting */
     return r;
@@ -433,6 +476,7 @@ PUBLIC int malloc_trim(size_t pad)
 {
     ensure_init();
     int released = 0;
+    vg_quiet();
     tcache_flush();
     for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
         lock_acquire(&a->lock);
@@ -446,5 +490,6 @@ PUBLIC int malloc_trim(size_t pad)
         }
         lock_release(&a->lock);
     }
+    vg_loud();
     return released;
 }

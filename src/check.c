@@ -10,6 +10,7 @@
 #include <string.h>
 #include "internal.h"
 #include "ptalloc.h"
+#include "vg.h"
 
 
 /* Heap corruption: say so on stderr without allocating, then abort. */
@@ -289,6 +290,7 @@ PUBLIC int ptalloc_check(int verbose)
     fmt_init(&out, buf, sizeof buf, 2);
     struct check_ctx c = { .verbose = verbose, .out = &out };
     ensure_init();
+    vg_quiet();
     for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
         lock_acquire(&a->lock);
         check_arena(&c, a);
@@ -296,6 +298,7 @@ PUBLIC int ptalloc_check(int verbose)
     }
     check_tcache(&c);
     check_mmapped(&c);
+    vg_loud();
     fmt_flush(&out);
     return c.problems;
 }

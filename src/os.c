@@ -163,3 +163,25 @@ void os_abort(void)
 {
     abort();
 }
+
+/* A Valgrind client request: a no-op on the real CPU, a call into the
+ * tool under Valgrind.  The protocol (amd64): a marker sequence of
+ * rotations of %rdi that cancel out, then xchg %rbx,%rbx, with %rax
+ * pointing at {request, args...} and the result (or the default, when
+ * not under Valgrind) in %rdx. */
+uintptr_t os_valgrind(uintptr_t request, uintptr_t a1, uintptr_t a2, uintptr_t a3, uintptr_t a4)
+{
+#if defined(__x86_64__)
+    volatile uintptr_t args[6] = { request, a1, a2, a3, a4, 0 };
+    uintptr_t result = 0;
+    __asm__ volatile("rolq $3, %%rdi ; rolq $13, %%rdi\n\t"
+                     "rolq $61, %%rdi ; rolq $51, %%rdi\n\t"
+                     "xchgq %%rbx, %%rbx"
+                     : "=d"(result)
+                     : "a"(&args[0]), "0"(result)
+                     : "cc", "memory");
+    return result;
+#else
+    return 0;
+#endif
+}

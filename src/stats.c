@@ -9,6 +9,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include "internal.h"
+#include "vg.h"
 
 
 /* Lock held. */
@@ -45,6 +46,7 @@ PUBLIC struct mallinfo2 mallinfo2(void)
 {
     struct mallinfo2 m = {0};
     ensure_init();
+    vg_quiet();
     for (arena_t *a = &main_arena; a; a = next_arena(a)) {
         struct arena_totals t;
         lock_acquire(&a->lock);
@@ -63,6 +65,7 @@ PUBLIC struct mallinfo2 mallinfo2(void)
     m.hblks = (size_t)mstats.n_mmaps;
     m.hblkhd = mstats.mmapped_mem;
     lock_release(&mmap_lock);
+    vg_loud();
     return m;
 }
 
@@ -86,6 +89,7 @@ PUBLIC void malloc_stats(void)
     fmtbuf_t b;
     size_t system = 0, in_use = 0;
     ensure_init();
+    vg_quiet();
     fmt_init(&b, buf, sizeof buf, 2);
     for (arena_t *a = &main_arena; a; a = next_arena(a)) {
         struct arena_totals t;
@@ -106,6 +110,7 @@ PUBLIC void malloc_stats(void)
                system + ms.mmapped_mem, in_use + ms.mmapped_mem,
                (size_t)ms.max_n_mmaps, ms.max_mmapped_mem);
     fmt_flush(&b);
+    vg_loud();
 }
 
 /* The size classes malloc_info reports: one per small bin and per
@@ -129,6 +134,7 @@ PUBLIC int malloc_info(int options, FILE *fp)
         struct arena_totals t;
         size_t aspace = 0, mprot = 0;
 
+        vg_quiet();
         lock_acquire(&a->lock);
         arena_totals(a, &t);
         for (unsigned i = 0; i < NFASTBINS; i++) {
@@ -172,6 +178,7 @@ PUBLIC int malloc_info(int options, FILE *fp)
         }
         int number = a->number, nheaps = a->nheaps;
         lock_release(&a->lock);
+        vg_loud();
 
         fprintf(fp, "<heap nr=\"%d\">\n<sizes>\n", number);
         for (size_t i = 0; i < nrows; i++)

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include "internal.h"
 #include "tcache.h"
+#include "vg.h"
 
 __thread tcache_t tc __attribute__((tls_model("initial-exec")));
 uintptr_t tcache_key;
@@ -39,7 +40,7 @@ void tcache_thread_init(void)
     if (exit_key_ok)
         pthread_setspecific(exit_key, &tc);
     tc.key = tcache_key;
-    size_t count = mp.perturb ? 0 : mp.tcache_count;
+    size_t count = mp.perturb || vg_active ? 0 : mp.tcache_count;
     size_t last = request2size(mp.tcache_max) >> 4;
     for (size_t s = 2; s <= last && s < TCACHE_SLOTS; s++)
         tc.bins[s].room = count;

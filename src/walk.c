@@ -6,6 +6,7 @@
 #include <string.h>
 #include "internal.h"
 #include "ptalloc.h"
+#include "vg.h"
 
 
 /* Calls fn for every chunk of arena a (lock held), segment by segment in
@@ -150,7 +151,7 @@ static void describe_mmapped(mmap_hdr_t *h, struct ptalloc_chunk_info *ci)
     ci->segment = -1;
 }
 
-PUBLIC int ptalloc_walk(ptalloc_walk_fn fn, void *arg)
+static int walk_all(ptalloc_walk_fn fn, void *arg)
 {
     ensure_init();
     struct walk_ctx w = { fn, arg, NULL, NULL };
@@ -175,7 +176,7 @@ PUBLIC int ptalloc_walk(ptalloc_walk_fn fn, void *arg)
     return 0;
 }
 
-PUBLIC int ptalloc_locate(const void *mem, struct ptalloc_chunk_info *out)
+static int locate(const void *mem, struct ptalloc_chunk_info *out)
 {
     ensure_init();
     if (!mem || !aligned_ok((uintptr_t)mem))
@@ -201,7 +202,7 @@ PUBLIC int ptalloc_locate(const void *mem, struct ptalloc_chunk_info *out)
     return found;
 }
 
-PUBLIC size_t ptalloc_bin(int arena, int kind, int index, void **out, size_t max)
+static size_t bin_contents(int arena, int kind, int index, void **out, size_t max)
 {
     ensure_init();
     arena_t *a = arena_by_number(arena);
@@ -242,7 +243,7 @@ PUBLIC int ptalloc_arena_count(void)
     return __atomic_load_n(&narenas, __ATOMIC_RELAXED);
 }
 
-PUBLIC int ptalloc_arena_info(int n, struct ptalloc_arena_info *out)
+static int arena_info(int n, struct ptalloc_arena_info *out)
 {
     ensure_init();
     arena_t *a = arena_by_number(n);
@@ -335,9 +336,11 @@ PUBLIC void ptalloc_print_heap(int fd)
 {
     char buf[4096];
     fmtbuf_t b;
+    ensure_init();
+    vg_quiet();
     fmt_init(&b, buf, sizeof buf, fd);
     struct draw_ctx d = { &b, -2, -2, 0, 0 };
-    ptalloc_walk(draw_visit, &d);
+    walk_all(draw_visit, &d);
     if (d.arena != -2)
         fmt_printf(&b, "  +--------------------+------------+-----+----------------------+\n");
     if (d.hidden_inuse)
@@ -349,14 +352,14 @@ PUBLIC void ptalloc_print_heap(int fd)
         void *items[8];
         fmt_printf(&b, "\nbins of arena %d:\n", a->number);
         for (int i = 0; i < TCACHE_BINS && a == &main_arena; i++) {
-            size_t n = ptalloc_bin(0, PTALLOC_TCACHE, i, items, 8);
+            size_t n = bin_contents(0, PTALLOC_TCACHE, i, items, 8);
             if (!n) continue;
             fmt_printf(&b, "  tcache[%2d] (%4d bytes) %zu:", i, (i + 2) * 16, n);
             for (size_t k = 0; k < n && k < 8; k++) fmt_printf(&b, " -> %p", items[k]);
             fmt_printf(&b, "%s\n", n > 8 ? " ..." : "");
         }
         for (int i = 0; i < NFASTBINS; i++) {
-            size_t n = ptalloc_bin(a->number, PTALLOC_FASTBIN, i, items, 8);
+            size_t n = bin_contents(a->number, PTALLOC_FASTBIN, i, items, 8);
             if (!n) continue;
             fmt_printf(&b, "  fastbin[%d] (%4d bytes) %zu:", i, (i + 2) * 16, n);
             for (size_t k = 0; k < n && k < 8; k++) fmt_printf(&b, " -> %p", items[k]);
@@ -364,7 +367,7 @@ PUBLIC void ptalloc_print_heap(int fd)
         }
         for (int i = 1; i < NBINS; i++) {
             int kind = i == 1 ? PTALLOC_UNSORTED : i < NSMALLBINS ? PTALLOC_SMALLBIN : PTALLOC_LARGEBIN;
-            size_t n = ptalloc_bin(a->number, kind, i, items, 8);
+            size_t n = bin_contents(a->number, kind, i, items, 8);
             if (!n) continue;
             fmt_printf(&b, "  %s[%d] %zu:", where_name(kind), i, n);
             for (size_t k = 0; k < n && k < 8; k++)
@@ -373,4 +376,41 @@ PUBLIC void ptalloc_print_heap(int fd)
         }
     }
     fmt_flush(&b);
+    vg_loud();
+}
+
+PUBLIC int ptalloc_walk(ptalloc_walk_fn fn, void *arg)
+{
+    ensure_init();
+    vg_quiet();
+    int r = walk_all(fn, arg);
+    vg_loud();
+    return r;
+}
+
+PUBLIC int ptalloc_locate(const void *mem, struct ptalloc_chunk_info *out)
+{
+    ensure_init();
+    vg_quiet();
+    int r = locate(mem, out);
+    vg_loud();
+    return r;
+}
+
+PUBLIC size_t ptalloc_bin(int arena, int kind, int index, void **out, size_t max)
+{
+    ensure_init();
+    vg_quiet();
+    size_t r = bin_contents(arena, kind, index, out, max);
+    vg_loud();
+    return r;
+}
+
+PUBLIC int ptalloc_arena_info(int n, struct ptalloc_arena_info *out)
+{
+    ensure_init();
+    vg_quiet();
+    int r = arena_info(n, out);
+    vg_loud();
+    return r;
 }

@@ -113,6 +113,10 @@ struct fast3 { void *g0, *f[3], *g1; };
 
 static void make_fast3(struct fast3 *t)
 {
+    /* a top big enough for what follows (a malloc the top cannot serve
+     * consolidates the fastbins too) */
+    free(malloc(100 * KiB));
+    CHECK(m_arena().top_size >= 100 * KiB);
     t->g0 = malloc(200);
     for (int i = 0; i < 3; i++)
         t->f[i] = malloc(24);
