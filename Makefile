@@ -20,7 +20,7 @@ BASE    := -std=gnu11 -fPIC -Iinclude -Isrc -fvisibility=hidden -fno-plt \
            -ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free \
            -fno-builtin-calloc -fno-builtin-realloc -fno-stack-protector -fno-strict-aliasing \
            $(WARN) -Wno-missing-attributes
-REL_CF  := $(BASE) -O2 -g -DNDEBUG
+REL_CF  := $(BASE) -O2 -g -DNDEBUG -flto=auto -ffat-lto-objects
 DBG_CF  := $(BASE) -O1 -g -DPTALLOC_DEBUG=1
 UBS_CF  := $(BASE) -O1 -g -DPTALLOC_DEBUG=1 -fsanitize=undefined -fno-sanitize-recover=all \
            -fno-sanitize=alignment
@@ -45,7 +45,7 @@ build/ubsan/obj/%.o: src/%.c $(HDRS)
 	$(CC) $(UBS_CF) -c $< -o $@
 
 build/libptalloc.so: $(REL_OBJ) src/exports.map
-	$(CC) $(LDSO) -o $@ $(REL_OBJ)
+	$(CC) $(LDSO) -O2 -g -flto=auto -o $@ $(REL_OBJ)
 build/libptalloc.a: $(REL_OBJ)
 	rm -f $@ && ar rcs $@ $(REL_OBJ)
 build/debug/libptalloc.so: $(DBG_OBJ) src/exports.map

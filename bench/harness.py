@@ -321,6 +321,7 @@ def run_fastpath(allocs, fast_bin, tmp, notes):
         env = dict(base_env)
         if lib:
             env["LD_PRELOAD"] = lib       # the valgrind command's env only
+            env["PTALLOC_VALGRIND"] = "0" # ptalloc as it runs outside valgrind
         cmd = [vg, "--tool=callgrind", "--soname-synonyms=somalloc=NONE",
                "--callgrind-out-file=" + out, fast_bin, str(count)]
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)

@@ -30,9 +30,9 @@ NOINLINE void ptalloc_init(void)
         return;
     }
     os_init();
-    vg_init();
     arena_init(&main_arena, 0);
     options_init();
+    vg_init();
     tcache_process_init();
     ptalloc_initialized = 1;
     lock_release(&init_lock);
@@ -50,6 +50,10 @@ __attribute__((constructor)) static void read_options_late(void)
         done = 1;
         ensure_init();
         options_init();
+        if (vg_active && !mp.valgrind) {
+            vg_active = 0;
+            tcache_flush();
+        }
     }
 }
 
@@ -127,11 +131,12 @@ static NOINLINE void free_slow(void *mem)
     free_block(mem);
 }
 
+/* free() keeps errno: the system calls it may make (munmap, sbrk,
+ * madvise, futex) preserve it in os.c. */
 static void free_block(void *mem)
 {
     chunk_t *p = mem2chunk(mem);
     size_t size = chunksize(p);
-    int saved = errno;
 
     if (chunk_is_mmapped(p)) {
         /* Freeing a big mapped chunk raises the mmap threshold to its size:
@@ -142,19 +147,16 @@ static void free_block(void *mem)
             mp.trim_threshold = 2 * size;
         }
         mmap_chunk_free(p);
-        errno = saved;
         return;
     }
-    if (unlikely((uintptr_t)p > (uintptr_t)-size || misaligned_chunk(p)))
-        malloc_error("free(): invalid pointer");
-    if (unlikely(size < MINSIZE || !aligned_ok(size)))
-        malloc_error("free(): invalid size");
-    if (size >> 4 < TCACHE_SLOTS && tcache_put_slow(p, size)) {
-        errno = saved;
+    check_free_pointer(p, size);
+    /* The fast path let it through: the cache is full, not set up, or the
+     * key is there (a double free, or user data that looks like one). */
+    size_t slot = size >> 4;
+    if (slot < TCACHE_SLOTS && (tc.state != TC_ACTIVE || ((tc_entry_t *)mem)->key == tc.key) &&
+        tcache_put_slow(p, size))
         return;
-    }
     int_free(arena_for_chunk(p), p, 0);
-    errno = saved;
 }
 
 PUBLIC void free(void *mem)

@@ -14,7 +14,7 @@ void perturb_free(void *mem, size_t n)
 }
 
 /* Lock held.  p is an in-use, non-mmapped chunk of this arena. */
-void free_merge(arena_t *a, chunk_t *p, size_t size)
+NOINLINE void free_merge(arena_t *a, chunk_t *p, size_t size)
 {
     chunk_t *next = chunk_at(p, size);
 
@@ -78,15 +78,11 @@ void free_merge(arena_t *a, chunk_t *p, size_t size)
     }
 }
 
-/* Frees a non-mmapped chunk into arena a, without the tcache. */
+/* Frees a non-mmapped chunk into arena a, without the tcache.  The
+ * pointer checks (check_free_pointer) are the caller's. */
 void int_free(arena_t *a, chunk_t *p, int have_lock)
 {
     size_t size = chunksize(p);
-
-    if (unlikely((uintptr_t)p > (uintptr_t)-size || misaligned_chunk(p)))
-        malloc_error("free(): invalid pointer");
-    if (unlikely(size < MINSIZE || !aligned_ok(size)))
-        malloc_error("free(): invalid size");
 
     if (!have_lock)
         lock_acquire(&a->lock);

@@ -173,6 +173,15 @@ void tcache_stash(arena_t *a, size_t nb);         /* refill from the bins      *
 NORETURN COLD void malloc_error(const char *msg);
 NORETURN COLD void assert_fail(const char *expr, const char *file, int line);
 
+/* The cheap checks every pointer passed to free gets. */
+static inline void check_free_pointer(const chunk_t *p, size_t size)
+{
+    if (unlikely((uintptr_t)p > (uintptr_t)-size || misaligned_chunk(p)))
+        malloc_error("free(): invalid pointer");
+    if (unlikely(size < MINSIZE || !aligned_ok(size)))
+        malloc_error("free(): invalid size");
+}
+
 /* Safe-linking: next pointers in tcache and fastbins are stored XORed with
  * the address of the field shifted right by a page, so a leaked or
  * overwritten pointer does not give (or take) a usable address. */

@@ -24,6 +24,7 @@ params_t mp = {
     .tcache_count   = TCACHE_DEFAULT_COUNT,
     .tcache_max     = TCACHE_MAX_REQUEST,
     .max_fast       = DEFAULT_MXFAST,
+    .valgrind       = 1,
 };
 
 #define NO_MALLOPT INT_MIN
@@ -56,6 +57,7 @@ static const struct option options[] = {
     { "tcache_max",      NO_MALLOPT,       NULL,                     "tcache_max",     0, TCACHE_MAX_REQUEST,    F(tcache_max),     0 },
     { "tcache_unsorted_limit", NO_MALLOPT, NULL,                     "tcache_unsorted_limit", 0, LONG_MAX,       F(tcache_unsorted_limit), 0 },
     { "hugetlb",         NO_MALLOPT,       NULL,                     "hugetlb",        0, 2,                     F(hugetlb),        0 },
+    { "valgrind",        NO_MALLOPT,       NULL,                     NULL,             0, 1,                     F(valgrind),       0 },
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 

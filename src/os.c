@@ -1,6 +1,8 @@
 /*
  * The operating system behind a handful of primitives.  No other file
- * makes a system call.  Nothing here allocates.
+ * makes a system call.  Nothing here allocates, and every primitive keeps
+ * errno as it was: free() must not change it, and the allocation paths set
+ * ENOMEM themselves when they fail.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,6 +18,9 @@
 #include <stdlib.h>
 #include "internal.h"
 
+/* Runs a system call expression with errno preserved. */
+#define KEEP_ERRNO(expr) ({ int saved_ = errno; __typeof__(expr) r_ = (expr); errno = saved_; r_; })
+
 size_t os_pagesize = 4096;
 
 void os_init(void)
@@ -27,58 +32,58 @@ void os_init(void)
 
 void *os_map(size_t len)
 {
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = KEEP_ERRNO(mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     return p == MAP_FAILED ? NULL : p;
 }
 
 void *os_reserve(size_t len)
 {
-    void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = KEEP_ERRNO(mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
     return p == MAP_FAILED ? NULL : p;
 }
 
 int os_unmap(void *p, size_t len)
 {
-    return munmap(p, len);
+    return KEEP_ERRNO(munmap(p, len));
 }
 
 int os_protect(void *p, size_t len, int writable)
 {
-    return mprotect(p, len, writable ? PROT_READ | PROT_WRITE : PROT_NONE);
+    return KEEP_ERRNO(mprotect(p, len, writable ? PROT_READ | PROT_WRITE : PROT_NONE));
 }
 
 void *os_remap(void *p, size_t old_len, size_t new_len)
 {
-    void *q = mremap(p, old_len, new_len, MREMAP_MAYMOVE);
+    void *q = KEEP_ERRNO(mremap(p, old_len, new_len, MREMAP_MAYMOVE));
     return q == MAP_FAILED ? NULL : q;
 }
 
 int os_purge(void *p, size_t len)
 {
-    return madvise(p, len, MADV_DONTNEED);
+    return KEEP_ERRNO(madvise(p, len, MADV_DONTNEED));
 }
 
 /* Give pages back and make them inaccessible again: mapping fresh
  * PROT_NONE memory over them discards their contents. */
 int os_decommit(void *p, size_t len)
 {
-    void *q = mmap(p, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    void *q = KEEP_ERRNO(mmap(p, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0));
     return q == MAP_FAILED ? -1 : 0;
 }
 
 void *os_sbrk(intptr_t inc)
 {
-    return sbrk(inc);
+    return KEEP_ERRNO(sbrk(inc));
 }
 
 void os_futex_wait(int *addr, int val)
 {
-    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+    KEEP_ERRNO(syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0));
 }
 
 void os_futex_wake(int *addr, int n)
 {
-    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+    KEEP_ERRNO(syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0));
 }
 
 /* The environment is read straight from environ: getenv() does not

@@ -65,6 +65,7 @@ void tcache_flush(void)
                 malloc_error("malloc(): unaligned tcache chunk detected");
             e->key = 0;
             chunk_t *p = mem2chunk(e);
+            check_free_pointer(p, chunksize(p));
             int_free(arena_for_chunk(p), p, 0);
             e = next;
         }

@@ -190,6 +190,7 @@ typedef struct params {
     size_t   tcache_max;           /* largest request the tcache keeps     */
     size_t   tcache_unsorted_limit;
     size_t   hugetlb;
+    size_t   valgrind;             /* 1: report blocks to Valgrind when under it */
     /* derived */
     size_t   max_fast;             /* largest fastbin chunk size           */
     int      no_dyn_threshold;     /* a static setting turned the rule off */

@@ -25,7 +25,9 @@ uintptr_t os_valgrind(uintptr_t request, uintptr_t a1, uintptr_t a2, uintptr_t a
 
 static inline void vg_init(void)
 {
-    vg_active = os_valgrind(VG_RUNNING_ON_VALGRIND, 0, 0, 0, 0) != 0;
+    /* PTALLOC_VALGRIND=0 keeps Valgrind's tools (callgrind, say) seeing
+     * the allocator as it runs outside, tcache and all. */
+    vg_active = mp.valgrind && os_valgrind(VG_RUNNING_ON_VALGRIND, 0, 0, 0, 0) != 0;
 }
 
 /* Around allocator work that reads and writes free chunks. */

@@ -163,6 +163,70 @@ static void largebin_sorted_bestfit(void)
     m_settle();
 }
 
+/* Many chunks of bin 97 (3136..3583) with repeated sizes, taken by best fit
+ * one request at a time, against a model of the bin. */
+#define NR 48
+static void largebin_random(void)
+{
+    unsigned long long seed = 97;
+    void *p[NR], *g[NR];
+    size_t model[NR];
+    int nmodel = 0;
+    for (int i = 0; i < NR; i++) {
+        size_t s = 3136 + 64 * (t_rand(&seed) % 7);        /* 7 distinct sizes */
+        p[i] = malloc(s - 8);
+        g[i] = malloc(24);
+        model[nmodel++] = s;
+    }
+    for (int i = 0; i < NR; i++)
+        free(p[i]);
+    void *big = malloc(9000);
+    static void *taken[64];
+    int steps = 0, ntaken = 0;
+    for (;;) {
+        size_t n = m_binlist(PTALLOC_LARGEBIN, 97);
+        CHECKF((int)n == nmodel, "large bin 97 holds %zu chunks, model %d", n, nmodel);
+        int unsorted_order = 0, mismatch = 0;
+        for (size_t i = 1; i < n; i++)
+            unsorted_order += m_size(m_binbuf[i]) > m_size(m_binbuf[i - 1]);
+        /* same multiset */
+        size_t cnt[NR] = { 0 };
+        for (size_t i = 0; i < n; i++)
+            for (int k = 0; k < nmodel; k++)
+                if (!cnt[k] && model[k] == m_size(m_binbuf[i])) {
+                    cnt[k] = 1;
+                    break;
+                }
+        for (int k = 0; k < nmodel; k++)
+            mismatch += !cnt[k];
+        CHECKF(unsorted_order == 0, "large bin 97 not sorted (step %d)", steps);
+        CHECKF(mismatch == 0, "large bin 97 differs from the model (step %d)", steps);
+        if (nmodel == 0 || steps++ > 60 || unsorted_order || mismatch)
+            break;
+        size_t nb = 3136 + 16 * (t_rand(&seed) % 28);
+        int best = -1;
+        for (int k = 0; k < nmodel; k++)
+            if (model[k] >= nb && (best < 0 || model[k] < model[best]))
+                best = k;
+        void *q = malloc(nb - 8);
+        taken[ntaken++] = q;
+        size_t got = m_size(q);
+        if (best >= 0) {
+            size_t want = model[best] - nb < 32 ? model[best] : nb;
+            CHECKF(got == want && ptalloc_bin_index(got) <= 97,
+                   "request %zu: got a %zu-byte chunk, best fit is %zu", nb, got, model[best]);
+            model[best] = model[--nmodel];
+        }
+        t_heap_check("large bin best fit");
+    }
+    free(big);
+    for (int i = 0; i < ntaken; i++)
+        free(taken[i]);
+    for (int i = 0; i < NR; i++)
+        free(g[i]);
+    m_settle();
+}
+
 static void last_remainder(void)
 {
     void *b = malloc(3992), *gb = malloc(24);    /* a 4000-byte chunk */
@@ -226,6 +290,7 @@ int main(int argc, char **argv)
     fastbin_lifo();
     smallbin_fifo();
     largebin_sorted_bestfit();
+    largebin_random();
     last_remainder();
     mxfast();
     t_heap_check("end");

@@ -26,17 +26,20 @@
 #pragma weak ptalloc_get_option
 #pragma weak ptalloc_thread_flush
 
+/* every helper is static; not every test uses every one */
+#define M_FN static __attribute__((unused))
+
 #define KiB 1024ul
 #define MiB (1024ul * 1024)
 
-static __attribute__((unused)) int m_missing_reported;
+M_FN int m_missing_reported;
 
-static __attribute__((unused)) int m_have_options(void)
+M_FN int m_have_options(void)
 {
     return ptalloc_set_option != NULL && ptalloc_get_option != NULL;
 }
 
-static __attribute__((unused)) void m_report_missing(void)
+M_FN void m_report_missing(void)
 {
     if (m_missing_reported++)
         return;
@@ -46,9 +49,9 @@ static __attribute__((unused)) void m_report_missing(void)
 }
 
 /* The mallopt number of an option, for the fallback. */
-static __attribute__((unused)) int m_mallopt_param(const char *name)
+M_FN int m_mallopt_param(const char *name)
 {
-    static __attribute__((unused)) const struct { const char *n; int p; } map[] = {
+    static const struct { const char *n; int p; } map[] = {
         { "mxfast", M_MXFAST }, { "trim_threshold", M_TRIM_THRESHOLD },
         { "top_pad", M_TOP_PAD }, { "mmap_threshold", M_MMAP_THRESHOLD },
         { "mmap_max", M_MMAP_MAX }, { "check_action", M_CHECK_ACTION },
@@ -61,7 +64,7 @@ static __attribute__((unused)) int m_mallopt_param(const char *name)
 }
 
 /* ptalloc_set_option, or mallopt when the former is not exported. */
-static __attribute__((unused)) int m_set(const char *name, long v)
+M_FN int m_set(const char *name, long v)
 {
     if (ptalloc_set_option)
         return ptalloc_set_option(name, v);
@@ -71,7 +74,7 @@ static __attribute__((unused)) int m_set(const char *name, long v)
 }
 
 /* The option's value; LONG_MIN when it cannot be read. */
-static __attribute__((unused)) long m_get(const char *name)
+M_FN long m_get(const char *name)
 {
     long v = LONG_MIN;
     if (!ptalloc_get_option) {
@@ -86,7 +89,7 @@ static __attribute__((unused)) long m_get(const char *name)
 /* Switches the tcache off, so that frees reach the fastbins and bins.
  * argv is main's: without ptalloc_set_option the program re-executes
  * itself with PTALLOC_TCACHE_COUNT=0. */
-static __attribute__((unused)) void m_no_tcache(char **argv)
+M_FN void m_no_tcache(char **argv)
 {
     if (ptalloc_set_option) {
         CHECK(ptalloc_set_option("tcache_count", 0) == 1);
@@ -107,7 +110,7 @@ static __attribute__((unused)) void m_no_tcache(char **argv)
 
 /* ---- one chunk ----------------------------------------------------------- */
 
-static __attribute__((unused)) struct ptalloc_chunk_info m_info(const void *mem)
+M_FN struct ptalloc_chunk_info m_info(const void *mem)
 {
     struct ptalloc_chunk_info ci;
     memset(&ci, 0, sizeof ci);
@@ -117,34 +120,34 @@ static __attribute__((unused)) struct ptalloc_chunk_info m_info(const void *mem)
     }
     return ci;
 }
-static __attribute__((unused)) int    m_where(const void *mem) { return m_info(mem).where; }
-static __attribute__((unused)) int    m_bin(const void *mem)   { return m_info(mem).bin; }
-static __attribute__((unused)) size_t m_size(const void *mem)  { return m_info(mem).size; }
-static __attribute__((unused)) int    m_found(const void *mem) { return m_info(mem).where != -1; }
-static __attribute__((unused)) char  *m_chunk(const void *mem) { return (char *)mem - 16; }
+M_FN int    m_where(const void *mem) { return m_info(mem).where; }
+M_FN int    m_bin(const void *mem)   { return m_info(mem).bin; }
+M_FN size_t m_size(const void *mem)  { return m_info(mem).size; }
+M_FN int    m_found(const void *mem) { return m_info(mem).where != -1; }
+M_FN char  *m_chunk(const void *mem) { return (char *)mem - 16; }
 
 /* The user pointer of the chunk after the one at mem (by its size field). */
-static __attribute__((unused)) void *m_next(const void *mem) { return (char *)mem + m_size(mem); }
+M_FN void *m_next(const void *mem) { return (char *)mem + m_size(mem); }
 
 /* The boundary tag in front of the chunk at mem: the prev_size field. */
-static __attribute__((unused)) size_t m_prev_size(const void *mem)
+M_FN size_t m_prev_size(const void *mem)
 {
     uintptr_t a = (uintptr_t)mem - 16;
     __asm__("" : "+r"(a));          /* the header lies outside the user's object */
     return *(const size_t *)a;
 }
-static __attribute__((unused)) int    m_prev_inuse(const void *mem) { return (m_info(mem).flags & PTALLOC_PREV_INUSE) != 0; }
+M_FN int    m_prev_inuse(const void *mem) { return (m_info(mem).flags & PTALLOC_PREV_INUSE) != 0; }
 
 /* A free chunk in one of the arena's bins or a thread cache. */
-static __attribute__((unused)) int m_is_free(int where)
+M_FN int m_is_free(int where)
 {
     return where == PTALLOC_FASTBIN || where == PTALLOC_UNSORTED || where == PTALLOC_SMALLBIN ||
            where == PTALLOC_LARGEBIN || where == PTALLOC_TCACHE;
 }
 
-static __attribute__((unused)) const char *m_where_name(int w)
+M_FN const char *m_where_name(int w)
 {
-    static __attribute__((unused)) const char *n[] = { "inuse", "tcache", "fastbin", "unsorted", "smallbin",
+    M_FN const char *n[] = { "inuse", "tcache", "fastbin", "unsorted", "smallbin",
                                "largebin", "top", "mmapped", "fence" };
     return w >= 0 && w <= PTALLOC_FENCE ? n[w] : "not-a-chunk";
 }
@@ -159,15 +162,15 @@ static __attribute__((unused)) const char *m_where_name(int w)
 /* ---- bins, arenas ------------------------------------------------------- */
 
 #define M_BINMAX 4096
-static __attribute__((unused)) void *m_binbuf[M_BINMAX];
+M_FN void *m_binbuf[M_BINMAX];
 
 /* The user pointers of a bin of the main arena, in list order. */
-static __attribute__((unused)) size_t m_binlist(int kind, int index)
+M_FN size_t m_binlist(int kind, int index)
 {
     size_t n = ptalloc_bin(0, kind, index, m_binbuf, M_BINMAX);
     return n < M_BINMAX ? n : M_BINMAX;
 }
-static __attribute__((unused)) int m_in_bin(int kind, int index, const void *mem)
+M_FN int m_in_bin(int kind, int index, const void *mem)
 {
     size_t n = m_binlist(kind, index);
     for (size_t i = 0; i < n; i++)
@@ -176,7 +179,7 @@ static __attribute__((unused)) int m_in_bin(int kind, int index, const void *mem
     return 0;
 }
 
-static __attribute__((unused)) struct ptalloc_arena_info m_arena(void)
+M_FN struct ptalloc_arena_info m_arena(void)
 {
     struct ptalloc_arena_info ai;
     memset(&ai, 0, sizeof ai);
@@ -187,24 +190,24 @@ static __attribute__((unused)) struct ptalloc_arena_info m_arena(void)
 /* ---- the heap walk --------------------------------------------------------- */
 
 #define M_MAXCH 200000
-static __attribute__((unused)) struct ptalloc_chunk_info m_ch[M_MAXCH];
-static __attribute__((unused)) int m_nch;
+M_FN struct ptalloc_chunk_info m_ch[M_MAXCH];
+M_FN int m_nch;
 
-static __attribute__((unused)) int m_collect_fn(const struct ptalloc_chunk_info *ci, void *arg)
+M_FN int m_collect_fn(const struct ptalloc_chunk_info *ci, void *arg)
 {
     if (m_nch < M_MAXCH)
         m_ch[m_nch++] = *ci;
     return 0;
 }
 /* Walks the whole heap into m_ch[]; returns the number of chunks. */
-static __attribute__((unused)) int m_collect(void)
+M_FN int m_collect(void)
 {
     m_nch = 0;
     CHECK(ptalloc_walk(m_collect_fn, NULL) == 0);
     return m_nch;
 }
 /* Index in m_ch of the chunk whose user pointer is mem, or -1. */
-static __attribute__((unused)) int m_find(const void *mem)
+M_FN int m_find(const void *mem)
 {
     for (int i = 0; i < m_nch; i++)
         if (m_ch[i].mem == mem)
@@ -212,7 +215,7 @@ static __attribute__((unused)) int m_find(const void *mem)
     return -1;
 }
 /* Index in m_ch of the chunk holding address addr, or -1. */
-static __attribute__((unused)) int m_containing(const void *addr)
+M_FN int m_containing(const void *addr)
 {
     for (int i = 0; i < m_nch; i++)
         if ((const char *)addr >= (const char *)m_ch[i].chunk &&
@@ -225,7 +228,7 @@ static __attribute__((unused)) int m_containing(const void *addr)
 
 /* Runs fn in a child process with a fresh failure count; the child's
  * failures count as one failure here. */
-static __attribute__((unused)) void m_in_child(const char *name, void (*fn)(void))
+M_FN void m_in_child(const char *name, void (*fn)(void))
 {
     fflush(stderr);
     pid_t pid = fork();
@@ -248,7 +251,7 @@ static __attribute__((unused)) void m_in_child(const char *name, void (*fn)(void
 
 /* Empties the heap as far as possible: consolidate everything, merge it
  * into the top, give the top back. */
-static __attribute__((unused)) void m_settle(void)
+M_FN void m_settle(void)
 {
     malloc_trim(0);
 }

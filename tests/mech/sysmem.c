@@ -85,6 +85,17 @@ static void threshold(void)
     void *f = malloc(512 * KiB);
     check_heap(f, "malloc(512 KiB) with a 1 MiB top");
     free(a); free(b); free(c); free(d); free(e); free(f); free(f1); free(f2);
+
+    /* mmap_max 0: no more mmapped chunks, big blocks come from the heap */
+    CHECK(m_set("mmap_max", 0) == 1);
+    void *f3 = eat_top(1024);
+    void *h = malloc(2 * MiB);
+    check_heap(h, "malloc(2 MiB) with mmap_max 0");
+    CHECK(m_set("mmap_max", 65536) == 1);
+    void *f4 = eat_top(1024);
+    void *k = malloc(2 * MiB);
+    check_mmapped(k, 2 * MiB, "malloc(2 MiB) with mmap_max 65536");
+    free(h); free(k); free(f3); free(f4);
 }
 
 static void dynamic(void)
@@ -169,14 +180,20 @@ static void trim(void)
     m_no_tcache(g_argv);
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     char *b0 = sbrk(0);
+    size_t sys0 = m_arena().system_bytes;
     if (!alloc_blocks(1000))
         return;
     char *b1 = sbrk(0);
     CHECKF(b1 >= b0 + 2500 * KiB, "the break grew by %td bytes only", b1 - b0);
+    size_t sys1 = m_arena().system_bytes;
+    CHECKF(sys1 - sys0 == (size_t)(b1 - b0), "system_bytes grew by %zu, the break by %td",
+           sys1 - sys0, b1 - b0);
     free_blocks();
     char *b2 = sbrk(0);
     CHECKF(b2 <= b1 - 2500 * KiB, "the break went down by %td bytes only", b1 - b2);
     struct ptalloc_arena_info ai = m_arena();
+    CHECKF(sys1 - ai.system_bytes == (size_t)(b1 - b2), "system_bytes fell by %zu, the break by %td",
+           sys1 - ai.system_bytes, b1 - b2);
     CHECKF(ai.top_size >= 128 * KiB && ai.top_size < 128 * KiB + page + 64,
            "top keeps %zu bytes after the automatic trim, want top_pad", ai.top_size);
     CHECK(ai.top == (char *)b2 - ai.top_size);
@@ -191,13 +208,14 @@ static void trim(void)
     CHECKF(sbrk(0) == b3, "the break moved with trim_threshold at 1 GiB");
     ai = m_arena();
     CHECK(ai.top_size >= 2500 * KiB);
+    size_t sys_before = ai.system_bytes;
     CHECK(malloc_trim(0) == 1);
     char *b4 = sbrk(0);
     CHECKF(b4 <= b3 - 2500 * KiB, "malloc_trim(0) lowered the break by %td bytes only", b3 - b4);
     ai = m_arena();
     CHECKF(ai.top_size < page + 64, "top keeps %zu bytes after malloc_trim(0)", ai.top_size);
     CHECK(ai.top == b4 - ai.top_size);
-    CHECK(ai.system_bytes <= (size_t)(b4 - b0) + 256 * KiB);
+    CHECK(ai.system_bytes == sys_before - (size_t)(b3 - b4));
     t_heap_check("malloc_trim(0)");
 
     /* malloc_trim(pad) keeps pad */
