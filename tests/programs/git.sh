@@ -78,7 +78,7 @@ commit_range() {   # commit_range FROM TO SALT: commits FROM..TO on the current 
 }
 
 merge() {   # merge BRANCH MSG: -X theirs, and modify/delete conflicts keep the tree
-    g merge -q --no-ff -X theirs -m "$2" "$1" || { g add -A; g commit -q --no-edit; }
+    g merge -q --no-ff -X theirs -m "$2" "$1" >/dev/null || { g add -A; g commit -q --no-edit; }
 }
 
 half=$((commits / 2))
@@ -93,19 +93,19 @@ g checkout -q -b topic HEAD~3
 commit_range 900 $((900 + commits / 10)) 2
 stamp; g rebase -q -X theirs main
 g checkout -q main
-stamp; g cherry-pick topic~1 >/dev/null
+stamp; g cherry-pick -X theirs topic~1 >/dev/null || { g add -A; g -c core.editor=true cherry-pick --continue >/dev/null; }
 stamp; merge topic "merge topic"
 commit_range $((commits * 3 / 4 + 1)) "$commits" 0
 
 echo "== head";        g rev-parse HEAD HEAD^{tree} feature topic
-echo "== log";         g log --graph --format='%H %an %ad %s' --date=iso-strict --stat --all | head -n 4000
-echo "== log -p";      g log -p --format='%H %s' --find-renames main~60..main
+echo "== log";         g log --graph --format='%H %an %ad %s' --date=iso-strict --stat --all | sed -n '1,4000p'
+echo "== log -p";      g log -p --format='%H %s' --find-renames main~25..main
 echo "== diff";        g diff --stat --summary -M v40 main
                        g diff -M --patience v40 main | sha256sum
-                       g diff --word-diff main~30 main -- src/d1 | head -n 2000
-echo "== blame";       g blame -M -C --date=iso "$(path 1)" | head -n 300
+                       g diff --word-diff main~30 main -- src/d1 | sed -n '1,2000p'
+echo "== blame";       g blame -M -C --date=iso "$(path 1)" | sed -n '1,300p'
                        g blame --porcelain "$(path 12)" | sha256sum
-echo "== grep";        g grep -n -e 'kappa lambda' -e 'mu alpha [0-9]*7$' main -- src/d2 | head -n 500
+echo "== grep";        g grep -n -e 'kappa lambda' -e 'mu alpha [0-9]*7$' main -- src/d2 | sed -n '1,500p'
                        g grep -c epsilon $(g rev-list --max-count=20 main) | sha256sum
 echo "== shortlog";    g shortlog -sne --all
 echo "== describe";    g describe --tags main~7; g name-rev --tags HEAD~25
