@@ -156,7 +156,13 @@ static void free_block(void *mem)
     if (slot < TCACHE_SLOTS && (tc.state != TC_ACTIVE || ((tc_entry_t *)mem)->key == tc.key) &&
         tcache_put_slow(p, size))
         return;
-    int_free(arena_for_chunk(p), p, 0);
+    arena_t *a = arena_for_chunk(p);
+    lock_acquire(&a->lock);
+    if (size <= mp.max_fast)
+        fastbin_push(a, p, size);
+    else
+        free_merge(a, p, size);
+    lock_release(&a->lock);
 }
 
 PUBLIC void free(void *mem)

@@ -128,17 +128,17 @@ found:
     return a;
 }
 
-arena_t *arena_get(void)
+/* The slow part of arena_get: a first arena, or another one. */
+arena_t *arena_get_slow(arena_t *a)
 {
-    arena_t *a = tc.arena;
-    if (unlikely(!a)) {
+    if (!a) {
         lock_acquire(&arenas_lock);
         attach(NULL, &main_arena);
         lock_release(&arenas_lock);
         a = &main_arena;
+        if (lock_try(&a->lock))
+            return a;
     }
-    if (likely(lock_try(&a->lock)))
-        return a;
     return arena_contended(a);
 }
 

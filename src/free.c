@@ -87,23 +87,10 @@ void int_free(arena_t *a, chunk_t *p, int have_lock)
     if (!have_lock)
         lock_acquire(&a->lock);
 
-    if (size <= mp.max_fast) {
-        chunk_t *next = chunk_at(p, size);
-        if (unlikely(next->size <= 2 * SIZE_SZ || chunksize(next) >= a->system_mem))
-            malloc_error("free(): invalid next size (fast)");
-        perturb_free(chunk2mem(p), size - 2 * SIZE_SZ);
-        unsigned idx = fastbin_index(size);
-        chunk_t *old = a->fastbins[idx];
-        if (unlikely(old == p))
-            malloc_error("double free or corruption (fasttop)");
-        if (unlikely(old && fastbin_index(chunksize(old)) != idx))
-            malloc_error("invalid fastbin entry (free)");
-        p->fd = protect_ptr(&p->fd, old);
-        a->fastbins[idx] = p;
-        a->flags |= ARENA_HAVE_FASTCHUNKS;
-    } else {
+    if (size <= mp.max_fast)
+        fastbin_push(a, p, size);
+    else
         free_merge(a, p, size);
-    }
 
     if (!have_lock)
         lock_release(&a->lock);

@@ -60,18 +60,16 @@ int  parse_long(const char *s, const char *end, long *out);
 void lock_wait(lock_t *l);
 void lock_wake(lock_t *l);
 
-/* While the process has a single thread nobody can contend: the lock is
- * taken with plain stores, no atomic instruction.  (The flag turns false
- * in pthread_create, before a second thread exists, and only a thread
- * outside malloc can create one.) */
+/* While the process has a single thread nobody can contend, and the
+ * locks are not taken at all.  The flag turns false in pthread_create,
+ * before a second thread exists, and only a thread outside malloc can
+ * create one; so a lock taken while it was true is released while it
+ * still is.  It turns true again only in a fork child, whose fork handler
+ * resets every lock. */
 static inline int lock_try(lock_t *l)
 {
-    if (__libc_single_threaded) {
-        if (l->state)
-            return 0;
-        l->state = 1;
+    if (__libc_single_threaded)
         return 1;
-    }
     int zero = 0;
     return __atomic_compare_exchange_n(&l->state, &zero, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
@@ -82,10 +80,8 @@ static inline void lock_acquire(lock_t *l)
 }
 static inline void lock_release(lock_t *l)
 {
-    if (__libc_single_threaded) {
-        l->state = 0;
+    if (__libc_single_threaded)
         return;
-    }
     if (unlikely(__atomic_exchange_n(&l->state, 0, __ATOMIC_RELEASE) == 2))
         lock_wake(l);
 }
@@ -109,7 +105,7 @@ extern arena_t main_arena;
 extern lock_t  arenas_lock;              /* arena list, free list, counts    */
 extern int     narenas;
 void     arena_init(arena_t *a, int number);
-arena_t *arena_get(void);                /* the thread's arena, locked       */
+arena_t *arena_get_slow(arena_t *a);     /* arena_get() is in tcache.h    */
 arena_t *arena_retry(arena_t *failed, size_t nb);  /* another one, locked    */
 void     arena_thread_detach(void);      /* at thread exit                   */
 void     arena_fork_prepare(void);
@@ -153,7 +149,6 @@ void  perturb_alloc(void *mem, size_t n);
 /* ---- free.c ---------------------------------------------------------------- */
 void  int_free(arena_t *a, chunk_t *p, int have_lock);
 void  free_merge(arena_t *a, chunk_t *p, size_t size);   /* lock held */
-void  perturb_free(void *mem, size_t n);
 
 /* ---- realloc.c, memalign.c ------------------------------------------------- */
 void *int_realloc(arena_t *a, chunk_t *oldp, size_t oldsize, size_t nb);
@@ -190,6 +185,28 @@ static inline void *protect_ptr(const void *field, const void *ptr)
     return (void *)(((uintptr_t)field >> 12) ^ (uintptr_t)ptr);
 }
 #define reveal_ptr(field) ((__typeof__(*(field)))protect_ptr((field), *(field)))
+
+/* ---- free.c, inline part ------------------------------------------------------ */
+void  perturb_free(void *mem, size_t n);
+
+/* Pushes a fastbin-size chunk onto its fastbin (lock held). */
+static inline void fastbin_push(arena_t *a, chunk_t *p, size_t size)
+{
+    chunk_t *next = chunk_at(p, size);
+    if (unlikely(next->size <= 2 * SIZE_SZ || chunksize(next) >= a->system_mem))
+        malloc_error("free(): invalid next size (fast)");
+    if (unlikely(mp.perturb))
+        perturb_free(chunk2mem(p), size - 2 * SIZE_SZ);
+    unsigned idx = fastbin_index(size);
+    chunk_t *old = a->fastbins[idx];
+    if (unlikely(old == p))
+        malloc_error("double free or corruption (fasttop)");
+    if (unlikely(old && fastbin_index(chunksize(old)) != idx))
+        malloc_error("invalid fastbin entry (free)");
+    p->fd = protect_ptr(&p->fd, old);
+    a->fastbins[idx] = p;
+    a->flags |= ARENA_HAVE_FASTCHUNKS;
+}
 
 /* ---- stats.c --------------------------------------------------------------- */
 struct arena_totals {

@@ -7,6 +7,14 @@
 
 #include "internal.h"
 
+static inline arena_t *arena_get(void)
+{
+    arena_t *a = tc.arena;
+    if (likely(a && lock_try(&a->lock)))
+        return a;
+    return arena_get_slow(a);
+}
+
 /* The fast paths address the cache relative to %fs with the variable's
  * offset from the thread pointer, so no pointer to it is materialised.
  * (GCC's named address space; other compilers use the plain variable.) */
