@@ -361,7 +361,7 @@ static void *memalign_impl(size_t align, size_t n)
             a <<= 1;
         align = a;
     }
-    if (n > MAX_REQUEST - align - MINSIZE) {
+    if (align > MAX_REQUEST / 2 || n > MAX_REQUEST - align - MINSIZE) {
         errno = ENOMEM;
         return NULL;
     }

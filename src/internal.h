@@ -138,6 +138,7 @@ void *mmap_chunk_alloc(size_t nb, size_t align);  /* an IS_MMAPPED chunk   */
 void  mmap_chunk_free(chunk_t *p);
 chunk_t *mmap_chunk_remap(chunk_t *p, size_t nb);
 int   sys_trim(arena_t *a, size_t pad);
+void  note_trim(arena_t *a, size_t released);
 int   arena_release_pages(arena_t *a, size_t pad);            /* madvise free pages    */
 char *main_segment_start(segment_t *s);
 

@@ -193,6 +193,7 @@ void *int_malloc(arena_t *a, size_t nb)
     void *mem;
     unsigned idx;
 
+    a->mallocs++;
     if (nb <= mp.max_fast && (mem = from_fastbin(a, nb)))
         return mem;
 
@@ -205,6 +206,12 @@ void *int_malloc(arena_t *a, size_t nb)
         if (have_fastchunks(a))
             malloc_consolidate(a);
     }
+
+    /* A request the tcache serves: exact fits found while sorting go to
+     * the cache, and sorting goes on; one of them is returned after. */
+    size_t tslot = nb >> 4;
+    int can_cache = tslot < TCACHE_SLOTS && tc.state == TC_ACTIVE;
+    int cached = 0;
 
     for (;;) {
         chunk_t *unsorted = unsorted_chunks(a), *victim;
@@ -231,6 +238,11 @@ void *int_malloc(arena_t *a, size_t nb)
             if (size == nb) {
                 set_inuse_at(victim, size);
                 victim->size |= a->chunk_flag;
+                if (can_cache && tc.bins[tslot].room) {
+                    tcache_push(victim, tslot);
+                    cached = 1;
+                    continue;
+                }
                 return hand_out(victim, nb);
             }
 
@@ -245,9 +257,13 @@ void *int_malloc(arena_t *a, size_t nb)
             } else {
                 bin_insert_sorted(a, victim, size);
             }
+            if (cached && mp.tcache_unsorted_limit && (size_t)iters >= mp.tcache_unsorted_limit)
+                return tcache_pop(tslot);
             if (++iters >= MAX_UNSORTED_ITERS)
                 break;
         }
+        if (cached)
+            return tcache_pop(tslot);
 
         /* A large request: the smallest chunk of its bin that fits. */
         if (!in_smallbin_range(nb)) {
@@ -266,32 +282,21 @@ void *int_malloc(arena_t *a, size_t nb)
             }
         }
 
-        /* The binmap: the next non-empty larger bin; any chunk there fits. */
-        unsigned i = idx + 1;
-        unsigned block = idx2block(i);
-        unsigned map = block < BINMAPSIZE ? a->binmap[block] : 0;
-        unsigned bit = idx2bit(i);
-        chunk_t *bin = bin_at(a, i);
-        for (;;) {
-            if (block >= BINMAPSIZE)
-                goto use_top;
-            if (bit > map || bit == 0) {
-                do {
-                    if (++block >= BINMAPSIZE)
-                        goto use_top;
-                } while ((map = a->binmap[block]) == 0);
-                bin = bin_at(a, block << BINMAPSHIFT);
-                bit = 1;
+        /* The binmap: the next non-empty larger bin; any chunk there fits.
+         * Bits are cleared lazily, so a marked bin may turn out empty. */
+        for (unsigned i = idx + 1; i < NBINS;) {
+            unsigned block = idx2block(i);
+            unsigned map = a->binmap[block] & ~(idx2bit(i) - 1);
+            if (!map) {
+                i = (block + 1) << BINMAPSHIFT;
+                continue;
             }
-            while ((bit & map) == 0) {
-                bin = next_bin(bin);
-                bit <<= 1;
-            }
+            i = (block << BINMAPSHIFT) + (unsigned)__builtin_ctz(map);
+            chunk_t *bin = bin_at(a, i);
             victim = bin->bk;
-            if (victim == bin) {        /* stale bit: clear it, go on */
-                a->binmap[block] = map &= ~bit;
-                bin = next_bin(bin);
-                bit <<= 1;
+            if (victim == bin) {
+                unmark_bin(a, i);
+                i++;
                 continue;
             }
             size_t size = chunksize(victim);
@@ -299,6 +304,7 @@ void *int_malloc(arena_t *a, size_t nb)
             unlink_chunk(a, victim);
             return split_and_return(a, victim, size, nb, in_smallbin_range(nb));
         }
+        goto use_top;
 
     use_top:
         {

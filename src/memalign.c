@@ -9,7 +9,7 @@
 /* Lock held.  align is a power of two > MALLOC_ALIGNMENT. */
 void *int_memalign(arena_t *a, size_t align, size_t nb)
 {
-    if (nb > MAX_REQUEST - align - MINSIZE) {
+    if (align > MAX_REQUEST / 2 || nb > MAX_REQUEST - align - MINSIZE) {
         errno = ENOMEM;
         return NULL;
     }

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 #include "internal.h"
+#include "tcache.h"
 
 /* Lock held.  oldp is an in-use, non-mmapped chunk of a. */
 void *int_realloc(arena_t *a, chunk_t *oldp, size_t oldsize, size_t nb)
@@ -43,7 +44,13 @@ void *int_realloc(arena_t *a, chunk_t *oldp, size_t oldsize, size_t nb)
                 newp = oldp;
             } else {
                 memcpy(mem, chunk2mem(oldp), oldsize - SIZE_SZ);
-                int_free(a, oldp, 1);
+                /* The old chunk is freed as free() would: the thread's
+                 * cache first. */
+                size_t slot = oldsize >> 4;
+                if (slot < TCACHE_SLOTS && tc.state == TC_ACTIVE && tc.bins[slot].room)
+                    tcache_push(oldp, slot);
+                else
+                    int_free(a, oldp, 1);
                 return mem;
             }
         }

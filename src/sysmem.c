@@ -129,6 +129,40 @@ chunk_t *mmap_chunk_remap(chunk_t *p, size_t nb)
 
 /* ---- growing an arena's top ------------------------------------------------ */
 
+/* Grow/shrink ping-pong: a trim gave memory back, and a burst of big
+ * allocations asks for most of it again (on average 16 KiB or more per
+ * malloc since the trim).  Trimming it each time costs system calls and a
+ * page fault per page, so - as the dynamic mmap threshold does - raise the
+ * trim threshold to twice what was trimmed (at most 64 MiB), unless the
+ * program set the threshold itself.  Slow regrowth by small blocks is not
+ * raised for: there the kept pages would mostly swell the resident set
+ * (blocks are often touched sparsely). */
+#define REGROWTH_BURST_BYTES_PER_MALLOC 16384
+static void note_regrowth(arena_t *a, size_t grow)
+{
+    if (!a->trimmed)
+        return;
+    a->regrown += grow;
+    if (a->regrown < a->trimmed / 2)
+        return;
+    size_t calls = a->mallocs - a->mallocs_at_trim;
+    if (!mp.no_dyn_threshold && a->regrown / (calls + 1) >= REGROWTH_BURST_BYTES_PER_MALLOC) {
+        size_t want = 2 * a->trimmed;
+        if (want > 2 * DEFAULT_MMAP_THRESHOLD_MAX)
+            want = 2 * DEFAULT_MMAP_THRESHOLD_MAX;
+        if (want > mp.trim_threshold)
+            mp.trim_threshold = want;
+    }
+    a->trimmed = 0;
+}
+
+void note_trim(arena_t *a, size_t released)
+{
+    a->trimmed = released;
+    a->regrown = 0;
+    a->mallocs_at_trim = a->mallocs;
+}
+
 /* Ends a run of chunks at `end`: the old top becomes a free chunk followed
  * by two fence-posts.  top must end at `end`. */
 static void close_top(arena_t *a, chunk_t *top, size_t size)
@@ -197,6 +231,7 @@ static int main_grow(arena_t *a, size_t nb)
             /* The first sbrk, or someone else moved the break. */
             main_new_segment(a, brk, size, 0);
         }
+        note_regrowth(a, size);
     } else {
         /* brk cannot grow (an rlimit, a mapping in the way): carry on in
          * mmapped segments, and stop trying brk. */
@@ -225,6 +260,7 @@ static int sub_heap_grow(arena_t *a, size_t nb)
 
     if (heap_grow(h, (long)(MINSIZE + nb - oldsize)) == 0) {
         a->system_mem += h->size - before;
+        note_regrowth(a, h->size - before);
         set_head(old, (size_t)((char *)h + h->size - (char *)old) | PREV_INUSE);
     } else {
         heap_info_t *n = heap_new(nb + MINSIZE + sizeof(heap_info_t), mp.top_pad);
@@ -317,6 +353,7 @@ int sys_trim(arena_t *a, size_t pad)
         return 0;
     size_t released = (size_t)(cur - now);
     a->system_mem -= released;
+    note_trim(a, released);
     s->end = now;
     set_head(top, (size - released) | PREV_INUSE);
     return 1;

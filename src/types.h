@@ -168,6 +168,10 @@ typedef struct arena {
     segment_t      *segments;            /* main arena only                 */
     heap_info_t    *heap;                /* non-main: the newest sub-heap   */
     size_t          chunk_flag;          /* NON_MAIN_ARENA, or 0 for main    */
+    size_t          trimmed;             /* bytes the last trim gave back    */
+    size_t          regrown;             /* bytes grown since then           */
+    size_t          mallocs;             /* int_malloc calls, ever           */
+    size_t          mallocs_at_trim;
 } arena_t;
 
 #define ARENA_HAVE_FASTCHUNKS  1
