@@ -21,6 +21,32 @@
 /* Runs a system call expression with errno preserved. */
 #define KEEP_ERRNO(expr) ({ int saved_ = errno; __typeof__(expr) r_ = (expr); errno = saved_; r_; })
 
+/* A raw system call: no libc wrapper, so errno is untouched and no libc
+ * code pages are faulted in for it.  Returns -errno on failure. */
+static long sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+#if defined(__x86_64__)
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+#else
+    long ret = syscall(n, a, b, c, d, e, f);
+    return ret == -1 ? -errno : ret;
+#endif
+}
+
+static void *sys_mmap(void *addr, size_t len, int prot, int flags)
+{
+    long r = sys6(SYS_mmap, (long)addr, (long)len, prot, flags, -1, 0);
+    return r < 0 && r > -4096 ? MAP_FAILED : (void *)r;
+}
+
 size_t os_pagesize = 4096;
 
 void os_init(void)
@@ -32,42 +58,42 @@ void os_init(void)
 
 void *os_map(size_t len)
 {
-    void *p = KEEP_ERRNO(mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    void *p = sys_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
     return p == MAP_FAILED ? NULL : p;
 }
 
 void *os_reserve(size_t len)
 {
-    void *p = KEEP_ERRNO(mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+    void *p = sys_mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
     return p == MAP_FAILED ? NULL : p;
 }
 
 int os_unmap(void *p, size_t len)
 {
-    return KEEP_ERRNO(munmap(p, len));
+    return sys6(SYS_munmap, (long)p, (long)len, 0, 0, 0, 0) == 0 ? 0 : -1;
 }
 
 int os_protect(void *p, size_t len, int writable)
 {
-    return KEEP_ERRNO(mprotect(p, len, writable ? PROT_READ | PROT_WRITE : PROT_NONE));
+    return sys6(SYS_mprotect, (long)p, (long)len, writable ? PROT_READ | PROT_WRITE : PROT_NONE, 0, 0, 0) == 0 ? 0 : -1;
 }
 
 void *os_remap(void *p, size_t old_len, size_t new_len)
 {
-    void *q = KEEP_ERRNO(mremap(p, old_len, new_len, MREMAP_MAYMOVE));
-    return q == MAP_FAILED ? NULL : q;
+    long r = sys6(SYS_mremap, (long)p, (long)old_len, (long)new_len, MREMAP_MAYMOVE, 0, 0);
+    return r < 0 && r > -4096 ? NULL : (void *)r;
 }
 
 int os_purge(void *p, size_t len)
 {
-    return KEEP_ERRNO(madvise(p, len, MADV_DONTNEED));
+    return sys6(SYS_madvise, (long)p, (long)len, MADV_DONTNEED, 0, 0, 0) == 0 ? 0 : -1;
 }
 
 /* Give pages back and make them inaccessible again: mapping fresh
  * PROT_NONE memory over them discards their contents. */
 int os_decommit(void *p, size_t len)
 {
-    void *q = KEEP_ERRNO(mmap(p, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0));
+    void *q = sys_mmap(p, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED);
     return q == MAP_FAILED ? -1 : 0;
 }
 
@@ -78,12 +104,12 @@ void *os_sbrk(intptr_t inc)
 
 void os_futex_wait(int *addr, int val)
 {
-    KEEP_ERRNO(syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0));
+    sys6(SYS_futex, (long)addr, FUTEX_WAIT_PRIVATE, val, 0, 0, 0);
 }
 
 void os_futex_wake(int *addr, int n)
 {
-    KEEP_ERRNO(syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0));
+    sys6(SYS_futex, (long)addr, FUTEX_WAKE_PRIVATE, n, 0, 0, 0);
 }
 
 /* The environment is read straight from environ: getenv() does not
@@ -110,7 +136,7 @@ int os_secure(void)
 uint64_t os_random(void)
 {
     uint64_t v = 0;
-    if (getrandom(&v, sizeof v, GRND_NONBLOCK) == (ssize_t)sizeof v && v)
+    if (sys6(SYS_getrandom, (long)&v, sizeof v, GRND_NONBLOCK, 0, 0, 0) == (long)sizeof v && v)
         return v;
     /* No entropy yet (early boot): the kernel's 16 random bytes for this
      * process, mixed with addresses that ASLR moves. */
@@ -126,11 +152,11 @@ uint64_t os_random(void)
 int os_ncpus(void)
 {
     char buf[256];
-    int fd = open("/sys/devices/system/cpu/online", O_RDONLY | O_CLOEXEC);
+    int fd = (int)sys6(SYS_open, (long)"/sys/devices/system/cpu/online", O_RDONLY | O_CLOEXEC, 0, 0, 0, 0);
     if (fd < 0)
         return 1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
+    long n = sys6(SYS_read, fd, (long)buf, sizeof buf - 1, 0, 0, 0);
+    sys6(SYS_close, fd, 0, 0, 0, 0, 0);
     if (n <= 0)
         return 1;
     buf[n] = 0;
@@ -154,8 +180,8 @@ int os_ncpus(void)
 void os_write(int fd, const char *s, size_t n)
 {
     while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
+        long w = sys6(SYS_write, fd, (long)s, (long)n, 0, 0, 0);
+        if (w == -EINTR)
             continue;
         if (w <= 0)
             return;
