@@ -41,6 +41,7 @@ void unlink_chunk(arena_t *a, chunk_t *p)
  * after that size's head, so the ring never changes for it. */
 void bin_insert_sorted(arena_t *a, chunk_t *p, size_t size)
 {
+    ASSERT(!in_smallbin_range(size) && size == chunksize(p));
     unsigned idx = largebin_index(size);
     chunk_t *bck = bin_at(a, idx), *fwd = bck->fd;
 

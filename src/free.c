@@ -17,6 +17,8 @@ void perturb_free(void *mem, size_t n)
 NOINLINE void free_merge(arena_t *a, chunk_t *p, size_t size)
 {
     chunk_t *next = chunk_at(p, size);
+    ASSERT(size == chunksize(p) && !chunk_is_mmapped(p));
+    ASSERT(arena_for_chunk(p) == a);
 
     if (unlikely(p == a->top))
         malloc_error("double free or corruption (top)");

@@ -16,6 +16,8 @@ void perturb_alloc(void *mem, size_t n)
 static inline void *hand_out(chunk_t *p, size_t nb)
 {
     void *mem = chunk2mem(p);
+    ASSERT(aligned_ok((uintptr_t)mem));
+    ASSERT(chunksize(p) >= nb && inuse(p) && !chunk_is_mmapped(p));
     perturb_alloc(mem, nb - SIZE_SZ);
     return mem;
 }

@@ -55,6 +55,7 @@ static void mmap_unlink(mmap_hdr_t *h)
  * to align (0 = the usual 16).  Returns the user pointer or NULL. */
 void *mmap_chunk_alloc(size_t nb, size_t align)
 {
+    ASSERT((align & (align - 1)) == 0);
     if (align < MALLOC_ALIGNMENT)
         align = MALLOC_ALIGNMENT;
     size_t need = nb + SIZE_SZ + MMAP_HDR_SIZE + 2 * SIZE_SZ + align;

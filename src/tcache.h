@@ -42,6 +42,7 @@ static inline size_t tcache_slot_of_request(size_t n)
 static inline void tcache_push(chunk_t *p, size_t slot)
 {
     tc_entry_t *e = (tc_entry_t *)chunk2mem(p);
+    ASSERT(chunksize(p) == slot << 4 && tc.bins[slot].room > 0);
     e->key = tc.key;
     e->next = protect_ptr(&e->next, tc.bins[slot].head);
     tc.bins[slot].head = e;
