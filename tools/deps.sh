@@ -4,7 +4,7 @@
 #   tools/deps.sh test|bench|fuzz
 set -eu
 case "${1:-test}" in
-    test)  pkgs="python3 libpython3.11-testsuite sqlite3 git gcc valgrind clang lua5.4" ;;
+    test)  pkgs="python3 libpython3.11-testsuite sqlite3 git gcc valgrind clang lua5.4 xz-utils zstd pigz" ;;
     bench) pkgs="libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 python3 valgrind" ;;
     fuzz)  pkgs="clang" ;;
     *) echo "deps.sh: unknown set $1" >&2; exit 2 ;;

@@ -17,13 +17,13 @@ need git awk sha256sum
 check_preload
 cd "$T"
 
-if [ "$QUICK" = 1 ]; then COMMITS=80; else COMMITS=300; fi
+if [ "$QUICK" = 1 ]; then COMMITS=80; else COMMITS=200; fi
 
 cat >driver.sh <<'EOF'
-# driver.sh DIR COMMITS — run with WRAP="" (glibc) or WRAP="env LD_PRELOAD=..."
+# driver.sh DIR COMMITS — PRE="" (glibc) or PRE=library to preload into git
 set -euo pipefail
 dir=$1; commits=$2
-g() { $WRAP git "$@"; }
+g() { if [ -n "$PRE" ]; then LD_PRELOAD=$PRE git "$@"; else git "$@"; fi; }
 export HOME=$dir/home GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 GIT_PAGER=cat PAGER=cat
 export GIT_AUTHOR_NAME="A U Thor" GIT_AUTHOR_EMAIL=author@example.com
 export GIT_COMMITTER_NAME="C O Mitter" GIT_COMMITTER_EMAIL=committer@example.com
@@ -99,7 +99,7 @@ commit_range $((commits * 3 / 4 + 1)) "$commits" 0
 
 echo "== head";        g rev-parse HEAD HEAD^{tree} feature topic
 echo "== log";         g log --graph --format='%H %an %ad %s' --date=iso-strict --stat --all | sed -n '1,4000p'
-echo "== log -p";      g log -p --format='%H %s' --find-renames main~25..main
+echo "== log -p";      g log -p --format='%H %s' --find-renames main~12..main
 echo "== diff";        g diff --stat --summary -M v40 main
                        g diff -M --patience v40 main | sha256sum
                        g diff --word-diff main~30 main -- src/d1 | sed -n '1,2000p'
@@ -112,11 +112,11 @@ echo "== describe";    g describe --tags main~7; g name-rev --tags HEAD~25
 echo "== archive";     g archive --format=tar main | sha256sum
                        g archive --format=tar.gz v80 | gzip -dc | sha256sum
 echo "== status";      g status --porcelain=v2 --branch
-echo "== gc";          g gc -q --aggressive
+echo "== gc";          g -c gc.aggressiveWindow=40 -c gc.aggressiveDepth=40 gc -q --aggressive
                        g count-objects -v | grep -E '^(count|in-pack|packs|garbage|size-garbage):'
 echo "== objects";     g cat-file --batch-all-objects --batch-check | sort | sha256sum
                        g rev-list --objects --all | sort | sha256sum
-echo "== repack";      g repack -q -a -d -f --window=120 --depth=60 --threads=2
+echo "== repack";      g repack -q -a -d -f --window=25 --depth=30 --threads=2
 echo "== fsck";        g fsck --full --strict --no-progress 2>&1
 echo "== clone";       cd "$dir"; g clone -q --no-local repo clone
                        g -C clone fsck --full --no-progress 2>&1
@@ -127,15 +127,15 @@ echo "== fast-export"; g -C repo fast-export --all --signed-tags=verbatim | sha2
 echo "== done"
 EOF
 
-run_git() {   # side wrap
-    local side=$1 wrap=$2 rc=0 t0=$SECONDS
+run_git() {   # side library-or-empty
+    local side=$1 lib=$2 rc=0 t0=$SECONDS
     mkdir -p "$side"
-    WRAP=$wrap glibc 600 bash driver.sh "$T/$side" "$COMMITS" >"$side/raw" 2>&1 || rc=$?
+    PRE=$lib glibc 400 bash driver.sh "$T/$side" "$COMMITS" >"$side/raw" 2>&1 || rc=$?
     echo "$rc" >"$side/rc"; echo $((SECONDS - t0)) >"$side/time"
     sed -e "s|$T/$side|<dir>|g" "$side/raw" >"$side/out"
 }
 run_git glibc ""
-run_git pre "env LD_PRELOAD=$PTALLOC_LIB"
+run_git pre "$PTALLOC_LIB"
 r=$(cat glibc/rc); p=$(cat pre/rc)
 echo "  $COMMITS commits: glibc $(cat glibc/time)s, preloaded $(cat pre/time)s; head $(sed -n '/^== head/{n;p}' glibc/out)"
 status "git driver" "$r" "$p"
