@@ -36,7 +36,7 @@ NOINLINE void free_merge(arena_t *a, chunk_t *p, size_t size)
     if (!prev_inuse(p)) {
         size_t prevsize = p->prev_size;
         size += prevsize;
-        p = chunk_at(p, -prevsize);
+        p = (chunk_t *)((char *)p - prevsize);
         if (unlikely(chunksize(p) != prevsize))
             malloc_error("corrupted size vs. prev_size while consolidating");
         unlink_chunk(a, p);

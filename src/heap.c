@@ -133,7 +133,7 @@ int heap_trim(heap_info_t *h, size_t pad)
     }
 
     size_t size = chunksize(top);
-    if (size < mp.trim_threshold || size <= MINSIZE + 1 + pad)
+    if (size < mp.trim_threshold || size <= MINSIZE + 1 || size - MINSIZE - 1 <= pad)
         return released;
     size_t extra = align_down(size - MINSIZE - 1 - pad, os_pagesize);
     if (extra == 0 || heap_shrink(h, (long)extra) != 0)

@@ -142,7 +142,7 @@ void malloc_consolidate(arena_t *a)
             if (!prev_inuse(p)) {
                 size_t prevsize = p->prev_size;
                 size += prevsize;
-                p = chunk_at(p, -prevsize);
+                p = (chunk_t *)((char *)p - prevsize);
                 if (unlikely(chunksize(p) != prevsize))
                     malloc_error("corrupted size vs. prev_size in fastbins");
                 unlink_chunk(a, p);

@@ -333,7 +333,7 @@ int sys_trim(arena_t *a, size_t pad)
     chunk_t *top = a->top;
     size_t size = chunksize(top);
     segment_t *s = a->segments;
-    if (!s || size <= MINSIZE + 1 + pad || (char *)top + size != s->end)
+    if (!s || size <= MINSIZE + 1 || size - MINSIZE - 1 <= pad || (char *)top + size != s->end)
         return 0;
     size_t extra = align_down(size - MINSIZE - 1 - pad, os_pagesize);
     if (extra == 0)
@@ -381,7 +381,7 @@ int arena_release_pages(arena_t *a, size_t pad)
     /* And the top's interior past pad bytes (sys_trim may hand the tail
      * back to the system as well). */
     chunk_t *top = a->top;
-    if (chunksize(top) <= pad + sizeof(chunk_t))
+    if (chunksize(top) <= sizeof(chunk_t) || chunksize(top) - sizeof(chunk_t) <= pad)
         return released;
     uintptr_t from = align_up((uintptr_t)top + sizeof(chunk_t) + pad, os_pagesize);
     uintptr_t to = align_down((uintptr_t)top + chunksize(top), os_pagesize);

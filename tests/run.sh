@@ -46,6 +46,7 @@ for vdir in "${variants[@]}"; do
     done
     for sh in tests/*/*.sh; do
         [ -f "$sh" ] || continue
+        [ "$(basename "$sh")" = run.sh ] && continue    # drivers, not tests
         name=${sh#tests/}
         [ -n "$filter" ] && [[ $name != *$filter* ]] && continue
         run_one "$vdir" "$name" bash "$sh"
