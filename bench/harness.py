@@ -260,7 +260,10 @@ def choose_workloads(repo, bin_dir, scale):
         if pats and not any(fnmatch.fnmatch(name, p) or p == name for p in pats):
             continue
         if name == "python":
-            argv = [sys.executable or "python3", os.path.join(repo, "bench", "workloads", "py_alloc.py"),
+            # Debian's interpreter when there (tools/deps.sh installs it):
+            # the same binary every run, not whatever python3 the PATH has.
+            py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else (sys.executable or "python3")
+            argv = [py, os.path.join(repo, "bench", "workloads", "py_alloc.py"),
                     repr(scale)]
             env = {"PYTHONMALLOC": "malloc", "PYTHONHASHSEED": "0"}
         else:

@@ -61,6 +61,10 @@ __attribute__((constructor)) static void read_options_late(void)
 
 static NOINLINE void *malloc_slow(size_t n)
 {
+    /* Requests of 0..8 bytes index slot 1, which stays empty: their
+     * chunks (32 bytes) are in slot 2. */
+    if (n < 9 && tc.head[2])
+        return tcache_pop(2);
     ensure_init();
     if (unlikely(n > MAX_REQUEST)) {
         errno = ENOMEM;
@@ -87,32 +91,23 @@ static NOINLINE void *malloc_slow(size_t n)
     return vg_alloc(mem, n, 0);
 }
 
-/* Requests of 0..8 bytes: the 32-byte slot, one jump away from malloc. */
-static NOINLINE void *malloc_tiny(size_t n)
-{
-    if (n < 9 && tc.bins[2].head)
-        return tcache_pop(2);
-    return malloc_slow(n);
-}
-
 /* The fast path: a tcache hit costs a bound check, a shift and a pop. */
 PUBLIC void *malloc(size_t n)
 {
-    if (likely(n - 9 <= TCACHE_MAX_REQUEST - 9)) {
+    if (likely(n <= TCACHE_MAX_REQUEST)) {
         tc_fs_t *t = tc_fast();
         size_t slot = tcache_slot_of_request(n);
-        tc_entry_t *e = t->bins[slot].head;
+        tc_entry_t *e = t->head[slot];
         if (likely(e != NULL)) {
             if (unlikely(!aligned_ok((uintptr_t)e)))
                 malloc_error("malloc(): unaligned tcache chunk detected");
-            t->bins[slot].head = reveal_ptr(&e->next);
-            t->bins[slot].room++;
+            t->head[slot] = reveal_ptr(&e->next);
+            t->room[slot]++;
             e->key = 0;
             return e;
         }
-        return malloc_slow(n);
     }
-    return malloc_tiny(n);
+    return malloc_slow(n);
 }
 
 /* ---- free ------------------------------------------------------------------- */
@@ -172,17 +167,16 @@ PUBLIC void free(void *mem)
     chunk_t *p = mem2chunk(mem);
     size_t sz = p->size;
     tc_entry_t *e = mem;
-    /* A bin is 16 bytes, so the bin of a chunk size is at that offset.
-     * Mapped chunks never pass: their size is at least a page. */
+    /* Mapped chunks never pass: their size is at least a page. */
     if (likely(sz < TCACHE_SLOTS * 16)) {
         tc_fs_t *t = tc_fast();
         size_t slot = sz >> 4;
         uintptr_t key = t->key;
-        if (likely(t->bins[slot].room && e->key != key && aligned_ok((uintptr_t)mem))) {
+        if (likely(t->room[slot] && e->key != key && aligned_ok((uintptr_t)mem))) {
             e->key = key;
-            e->next = protect_ptr(&e->next, t->bins[slot].head);
-            t->bins[slot].head = e;
-            t->bins[slot].room--;
+            e->next = protect_ptr(&e->next, t->head[slot]);
+            t->head[slot] = e;
+            t->room[slot]--;
             return;
         }
     }
@@ -203,7 +197,7 @@ PUBLIC void *calloc(size_t n, size_t size)
     ensure_init();
     size_t nb = request2size(vg_pad(bytes));
     size_t slot = nb >> 4;
-    if (slot < TCACHE_SLOTS && tc.bins[slot].head) {
+    if (slot < TCACHE_SLOTS && tc.head[slot]) {
         void *mem = tcache_pop(slot);
         memset(mem, 0, nb - SIZE_SZ);
         return mem;

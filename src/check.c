@@ -236,7 +236,7 @@ static void check_tcache(struct check_ctx *c)
     c->a = NULL;
     for (size_t s = 2; s < TCACHE_SLOTS; s++) {
         size_t n = 0;
-        for (tc_entry_t *e = tc.bins[s].head; e; e = reveal_ptr(&e->next)) {
+        for (tc_entry_t *e = tc.head[s]; e; e = reveal_ptr(&e->next)) {
             if (!aligned_ok((uintptr_t)e)) {
                 problem(c, "misaligned tcache entry", e, s);
                 break;
@@ -253,7 +253,7 @@ static void check_tcache(struct check_ctx *c)
             if (!chunk_is_mmapped(p) && !inuse(p))
                 problem(c, "tcache chunk not marked in use", p, s);
         }
-        if (n + tc.bins[s].room > TCACHE_MAX_COUNT)
+        if (n + tc.room[s] > TCACHE_MAX_COUNT)
             problem(c, "tcache count out of range", &tc, s);
     }
 }

@@ -80,7 +80,7 @@ static void *from_fastbin(arena_t *a, size_t nb)
     size_t slot = nb >> 4;
     if (slot < TCACHE_SLOTS && tc.state == TC_ACTIVE) {
         chunk_t *c;
-        while (tc.bins[slot].room && (c = *fb) != NULL) {
+        while (tc.room[slot] && (c = *fb) != NULL) {
             if (unlikely(misaligned_chunk(c)))
                 malloc_error("malloc(): unaligned fastbin chunk detected 3");
             *fb = reveal_ptr(&c->fd);
@@ -107,7 +107,7 @@ static void *from_smallbin(arena_t *a, size_t nb)
     size_t slot = nb >> 4;
     if (slot < TCACHE_SLOTS && tc.state == TC_ACTIVE) {
         chunk_t *c;
-        while (tc.bins[slot].room && (c = bin->bk) != bin) {
+        while (tc.room[slot] && (c = bin->bk) != bin) {
             bck = c->bk;
             if (unlikely(bck->fd != c))
                 malloc_error("malloc(): smallbin double linked list corrupted");
@@ -240,7 +240,7 @@ void *int_malloc(arena_t *a, size_t nb)
             if (size == nb) {
                 set_inuse_at(victim, size);
                 victim->size |= a->chunk_flag;
-                if (can_cache && tc.bins[tslot].room) {
+                if (can_cache && tc.room[tslot]) {
                     tcache_push(victim, tslot);
                     cached = 1;
                     continue;

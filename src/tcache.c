@@ -43,7 +43,7 @@ void tcache_thread_init(void)
     size_t count = mp.perturb || vg_active ? 0 : mp.tcache_count;
     size_t last = request2size(mp.tcache_max) >> 4;
     for (size_t s = 2; s <= last && s < TCACHE_SLOTS; s++)
-        tc.bins[s].room = count;
+        tc.room[s] = count;
     tc.state = TC_ACTIVE;
 }
 
@@ -56,9 +56,9 @@ void tcache_flush(void)
         return;
     tc.state = TC_BUSY;
     for (size_t s = 0; s < TCACHE_SLOTS; s++) {
-        tc_entry_t *e = tc.bins[s].head;
-        tc.bins[s].head = NULL;
-        tc.bins[s].room = 0;
+        tc_entry_t *e = tc.head[s];
+        tc.head[s] = NULL;
+        tc.room[s] = 0;
         while (e) {
             tc_entry_t *next = reveal_ptr(&e->next);
             if (!aligned_ok((uintptr_t)next))
@@ -86,7 +86,7 @@ int tcache_put_slow(chunk_t *p, size_t size)
     tc_entry_t *e = (tc_entry_t *)chunk2mem(p);
     if (unlikely(e->key == tcache_key)) {
         size_t n = 0;
-        for (tc_entry_t *t = tc.bins[slot].head; t; t = reveal_ptr(&t->next)) {
+        for (tc_entry_t *t = tc.head[slot]; t; t = reveal_ptr(&t->next)) {
             if (!aligned_ok((uintptr_t)t))
                 malloc_error("free(): unaligned chunk detected in tcache 2");
             if (t == e)
@@ -95,7 +95,7 @@ int tcache_put_slow(chunk_t *p, size_t size)
                 malloc_error("free(): too many chunks detected in tcache");
         }
     }
-    if (tc.bins[slot].room == 0)
+    if (tc.room[slot] == 0)
         return 0;
     tcache_push(p, slot);
     return 1;

@@ -1,6 +1,6 @@
 /*
  * The per-thread cache: push and pop, lock-free, a few instructions each.
- * Slot s holds chunks of size s * 16; bins[s].room counts the places left.
+ * Slot s holds chunks of size s * 16; room[s] counts the places left.
  */
 #ifndef PTALLOC_TCACHE_H
 #define PTALLOC_TCACHE_H
@@ -32,8 +32,8 @@ typedef tcache_t tc_fs_t;
 static inline tc_fs_t *tc_fast(void) { return &tc; }
 #endif
 
-/* Slot of a request n with 9 <= n <= TCACHE_MAX_REQUEST (smaller ones use
- * slot 2, the 32-byte chunks, too). */
+/* Slot of a request n <= TCACHE_MAX_REQUEST: chunk size / 16, except that
+ * requests of 0..8 bytes give slot 1, never filled (see malloc_slow). */
 static inline size_t tcache_slot_of_request(size_t n)
 {
     return (n + SIZE_SZ + MALLOC_ALIGN_MASK) >> 4;
@@ -42,21 +42,21 @@ static inline size_t tcache_slot_of_request(size_t n)
 static inline void tcache_push(chunk_t *p, size_t slot)
 {
     tc_entry_t *e = (tc_entry_t *)chunk2mem(p);
-    ASSERT(chunksize(p) == slot << 4 && tc.bins[slot].room > 0);
+    ASSERT(chunksize(p) == slot << 4 && tc.room[slot] > 0);
     e->key = tc.key;
-    e->next = protect_ptr(&e->next, tc.bins[slot].head);
-    tc.bins[slot].head = e;
-    tc.bins[slot].room--;
+    e->next = protect_ptr(&e->next, tc.head[slot]);
+    tc.head[slot] = e;
+    tc.room[slot]--;
 }
 
 /* Pops the first entry of a non-empty slot. */
 static inline void *tcache_pop(size_t slot)
 {
-    tc_entry_t *e = tc.bins[slot].head;
+    tc_entry_t *e = tc.head[slot];
     if (unlikely(!aligned_ok((uintptr_t)e)))
         malloc_error("malloc(): unaligned tcache chunk detected");
-    tc.bins[slot].head = reveal_ptr(&e->next);
-    tc.bins[slot].room++;
+    tc.head[slot] = reveal_ptr(&e->next);
+    tc.room[slot]++;
     e->key = 0;
     return e;
 }

@@ -208,20 +208,17 @@ typedef struct mmap_stats {
     size_t   max_mmapped_mem;
 } mmap_stats_t;
 
-/* The per-thread state: the tcache and the thread's arena.  bins[s].room is
+/* The per-thread state: the tcache and the thread's arena.  room[s] is
  * how many more chunks the slot may take: zero for an uninitialised or
  * disabled cache, so the lock-free free path falls through to the slow
  * path, which initialises it. */
 enum { TC_UNINIT = 0, TC_ACTIVE, TC_BUSY, TC_DEAD };
 
-typedef struct tc_bin {
-    tc_entry_t *head;
-    intptr_t    room;       /* free places left; 16 bytes a bin, so the bin
-                               of a chunk size sits at offset == that size */
-} tc_bin_t;
-
 typedef struct tcache {
-    tc_bin_t    bins[TCACHE_SLOTS];
+    tc_entry_t *head[TCACHE_SLOTS];  /* slot = chunk size / 16             */
+    intptr_t    room[TCACHE_SLOTS];  /* free places left in each slot; 8
+                                        bytes, so one scaled index serves
+                                        both arrays                       */
     uintptr_t   key;        /* copy of tcache_key, one TLS load away */
     uint16_t    state;
     arena_t    *arena;
