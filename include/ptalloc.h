@@ -30,11 +30,17 @@ int  ptalloc_set_option(const char *name, long value);
 int  ptalloc_get_option(const char *name, long *value);
 
 /* ---- Consistency check -----------------------------------------------
- * Walks every arena, sub-heap, bin and tcache and verifies every invariant
- * of the design (boundary tags, flags, bin links, sizes and order, binmap,
- * counters).  Returns the number of problems found (0 = consistent).  With
- * verbose != 0 each problem is described on stderr. Takes the arena locks. */
-int  ptalloc_check(int verbose);
+ * Walks every arena, sub-heap, bin and the thread caches and verifies
+ * every invariant of the design (boundary tags, flags, bin links, sizes
+ * and order, binmap, counters, mmapped chunks).  Returns the number of
+ * problems found (0 = consistent).  Flags: PTALLOC_CHECK_VERBOSE describes
+ * each problem on stderr (any odd value does, so ptalloc_check(1) works);
+ * PTALLOC_CHECK_ALL_THREADS checks every live thread's tcache, not only
+ * the caller's - call it so only while the other threads do not allocate
+ * (a tcache has no lock).  Takes the arena locks. */
+#define PTALLOC_CHECK_VERBOSE      1
+#define PTALLOC_CHECK_ALL_THREADS  2
+int  ptalloc_check(int flags);
 
 /* ---- Heap walk -------------------------------------------------------- */
 enum ptalloc_where {
@@ -67,7 +73,10 @@ struct ptalloc_chunk_info {
 
 /* Calls fn once per chunk: every arena's segments in address order, then
  * the mmapped chunks.  A non-zero return from fn stops the walk and is
- * returned.  fn must not allocate or free. */
+ * returned.  fn must not allocate or free.  Chunks in the calling thread's
+ * tcache are reported as PTALLOC_TCACHE; those in other threads' caches,
+ * which the walk cannot read safely, as in use (which, to the arena, they
+ * are). */
 typedef int (*ptalloc_walk_fn)(const struct ptalloc_chunk_info *info, void *arg);
 int  ptalloc_walk(ptalloc_walk_fn fn, void *arg);
 

@@ -218,5 +218,6 @@ void arena_fork_child(void)
     }
     if (tc.arena)
         tc.arena->attached = 1;
+    tcache_fork_child();
     arenas_lock.state = 0;
 }

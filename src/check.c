@@ -229,14 +229,13 @@ static void check_arena(struct check_ctx *c, arena_t *a)
         problem(c, "max_system_mem below system_mem", a, a->max_system_mem);
 }
 
-static void check_tcache(struct check_ctx *c)
+static void check_one_tcache(struct check_ctx *c, tcache_t *t)
 {
-    if (tc.state != TC_ACTIVE)
+    if (t->state != TC_ACTIVE)
         return;
-    c->a = NULL;
     for (size_t s = 2; s < TCACHE_SLOTS; s++) {
         size_t n = 0;
-        for (tc_entry_t *e = tc.head[s]; e; e = reveal_ptr(&e->next)) {
+        for (tc_entry_t *e = t->head[s]; e; e = reveal_ptr(&e->next)) {
             if (!aligned_ok((uintptr_t)e)) {
                 problem(c, "misaligned tcache entry", e, s);
                 break;
@@ -253,9 +252,26 @@ static void check_tcache(struct check_ctx *c)
             if (!chunk_is_mmapped(p) && !inuse(p))
                 problem(c, "tcache chunk not marked in use", p, s);
         }
-        if (n + tc.room[s] > TCACHE_MAX_COUNT)
-            problem(c, "tcache count out of range", &tc, s);
+        if (n + (size_t)t->room[s] > TCACHE_MAX_COUNT)
+            problem(c, "tcache count out of range", t, s);
     }
+}
+
+/* The calling thread's cache; with all_threads, every live thread's (the
+ * others must not be allocating meanwhile: their caches have no lock). */
+static void check_tcache(struct check_ctx *c, int all_threads)
+{
+    c->a = NULL;
+    if (!all_threads) {
+        check_one_tcache(c, &tc);
+        return;
+    }
+    lock_acquire(&arenas_lock);
+    for (tcache_t *t = all_tcaches; t; t = t->next_tc)
+        check_one_tcache(c, t);
+    lock_release(&arenas_lock);
+    if (!tc.listed)
+        check_one_tcache(c, &tc);
 }
 
 static void check_mmapped(struct check_ctx *c)
@@ -288,7 +304,7 @@ PUBLIC int ptalloc_check(int verbose)
     char buf[1024];
     fmtbuf_t out;
     fmt_init(&out, buf, sizeof buf, 2);
-    struct check_ctx c = { .verbose = verbose, .out = &out };
+    struct check_ctx c = { .verbose = verbose & PTALLOC_CHECK_VERBOSE, .out = &out };
     ensure_init();
     vg_quiet();
     for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
@@ -296,7 +312,7 @@ PUBLIC int ptalloc_check(int verbose)
         check_arena(&c, a);
         lock_release(&a->lock);
     }
-    check_tcache(&c);
+    check_tcache(&c, verbose & PTALLOC_CHECK_ALL_THREADS);
     check_mmapped(&c);
     vg_loud();
     fmt_flush(&out);

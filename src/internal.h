@@ -159,6 +159,8 @@ void *aligned_alloc_impl(size_t align, size_t n);
 /* ---- tcache.c -------------------------------------------------------------- */
 extern __thread tcache_t tc __attribute__((tls_model("initial-exec")));
 extern uintptr_t tcache_key;
+extern tcache_t *all_tcaches;
+void tcache_fork_child(void);
 void tcache_process_init(void);
 void tcache_thread_init(void);
 void tcache_flush(void);

@@ -18,10 +18,45 @@ uintptr_t tcache_key;
 static pthread_key_t exit_key;
 static int exit_key_ok;
 
+/* Every live thread's cache, for ptalloc_check (under arenas_lock). */
+tcache_t *all_tcaches;
+
+static void list_add(void)
+{
+    lock_acquire(&arenas_lock);
+    tc.prev_tc = NULL;
+    tc.next_tc = all_tcaches;
+    if (all_tcaches)
+        all_tcaches->prev_tc = &tc;
+    all_tcaches = &tc;
+    tc.listed = 1;
+    lock_release(&arenas_lock);
+}
+
+static void list_remove(void)
+{
+    if (!tc.listed)
+        return;
+    lock_acquire(&arenas_lock);
+    if (tc.prev_tc) tc.prev_tc->next_tc = tc.next_tc;
+    else all_tcaches = tc.next_tc;
+    if (tc.next_tc) tc.next_tc->prev_tc = tc.prev_tc;
+    tc.listed = 0;
+    lock_release(&arenas_lock);
+}
+
+/* In a fork child only the forking thread lives on. */
+void tcache_fork_child(void)
+{
+    all_tcaches = tc.listed ? &tc : NULL;
+    tc.next_tc = tc.prev_tc = NULL;
+}
+
 static void thread_exit(void *unused)
 {
     tcache_flush();
     tc.state = TC_DEAD;
+    list_remove();
     arena_thread_detach();
 }
 
@@ -44,6 +79,8 @@ void tcache_thread_init(void)
     size_t last = request2size(mp.tcache_max) >> 4;
     for (size_t s = 2; s <= last && s < TCACHE_SLOTS; s++)
         tc.room[s] = count;
+    if (!tc.listed)
+        list_add();
     tc.state = TC_ACTIVE;
 }
 

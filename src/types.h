@@ -221,7 +221,9 @@ typedef struct tcache {
                                         both arrays                       */
     uintptr_t   key;        /* copy of tcache_key, one TLS load away */
     uint16_t    state;
+    uint16_t    listed;     /* on the list of all threads' caches     */
     arena_t    *arena;
+    struct tcache *next_tc, *prev_tc;   /* that list (arenas_lock)     */
 } tcache_t;
 
 #endif
