@@ -59,6 +59,28 @@ __attribute__((constructor)) static void read_options_late(void)
 
 /* ---- malloc ------------------------------------------------------------------ */
 
+/* n bytes (aligned to align, 0 = the usual 16) from the thread's arena,
+ * or from another one if that is out of memory.  NULL with ENOMEM. */
+static void *arena_alloc(size_t n, size_t align)
+{
+    size_t nb = request2size(vg_pad(n));
+    vg_quiet();
+    arena_t *a = arena_get();
+    void *mem = align ? int_memalign(a, align, nb) : int_malloc(a, nb);
+    if (unlikely(!mem)) {
+        lock_release(&a->lock);
+        a = arena_retry(a, nb);
+        if (a)
+            mem = align ? int_memalign(a, align, nb) : int_malloc(a, nb);
+    }
+    if (a)
+        lock_release(&a->lock);
+    vg_loud();
+    if (!mem)
+        errno = ENOMEM;
+    return vg_alloc(mem, n, 0);
+}
+
 static NOINLINE void *malloc_slow(size_t n)
 {
     /* Requests of 0..8 bytes index slot 1, which stays empty: their
@@ -70,25 +92,9 @@ static NOINLINE void *malloc_slow(size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    size_t nb = request2size(vg_pad(n));
     if (tc.state == TC_UNINIT)
         tcache_thread_init();
-
-    vg_quiet();
-    arena_t *a = arena_get();
-    void *mem = int_malloc(a, nb);
-    if (unlikely(!mem)) {
-        lock_release(&a->lock);
-        a = arena_retry(a, nb);
-        if (a)
-            mem = int_malloc(a, nb);
-    }
-    if (a)
-        lock_release(&a->lock);
-    vg_loud();
-    if (!mem)
-        errno = ENOMEM;
-    return vg_alloc(mem, n, 0);
+    return arena_alloc(n, 0);
 }
 
 /* The fast path: a tcache hit costs a bound check, a shift and a pop. */
@@ -362,22 +368,7 @@ static void *memalign_impl(size_t align, size_t n)
     ensure_init();
     if (tc.state == TC_UNINIT)
         tcache_thread_init();
-    size_t nb = request2size(vg_pad(n));
-    vg_quiet();
-    arena_t *a = arena_get();
-    void *mem = int_memalign(a, align, nb);
-    if (!mem) {
-        lock_release(&a->lock);
-        a = arena_retry(a, nb);
-        if (a)
-            mem = int_memalign(a, align, nb);
-    }
-    if (a)
-        lock_release(&a->lock);
-    vg_loud();
-    if (!mem)
-        errno = ENOMEM;
-    return vg_alloc(mem, n, 0);
+    return arena_alloc(n, align);
 }
 
 PUBLIC void *memalign(size_t align, size_t n)

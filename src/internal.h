@@ -144,6 +144,7 @@ char *main_segment_start(segment_t *s);
 
 /* ---- malloc.c -------------------------------------------------------------- */
 void *int_malloc(arena_t *a, size_t nb);
+void *split_top(arena_t *a, size_t nb);
 void  malloc_consolidate(arena_t *a);
 void  perturb_alloc(void *mem, size_t n);
 

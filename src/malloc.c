@@ -50,7 +50,8 @@ static void *split_and_return(arena_t *a, chunk_t *p, size_t size, size_t nb, in
     return hand_out(p, nb);
 }
 
-static void *from_top(arena_t *a, size_t nb)
+/* Splits nb bytes off the top chunk, which holds at least nb + MINSIZE. */
+void *split_top(arena_t *a, size_t nb)
 {
     chunk_t *top = a->top;
     size_t size = chunksize(top);
@@ -314,7 +315,7 @@ void *int_malloc(arena_t *a, size_t nb)
             if (unlikely(size > a->system_mem))
                 malloc_error("malloc(): corrupted top size");
             if (size >= nb + MINSIZE)
-                return from_top(a, nb);
+                return split_top(a, nb);
             if (have_fastchunks(a)) {
                 malloc_consolidate(a);
                 continue;

@@ -301,17 +301,8 @@ void *sys_malloc(arena_t *a, size_t nb)
     }
 
     int ok = a == &main_arena ? main_grow(a, nb) : sub_heap_grow(a, nb);
-    if (ok && chunksize(a->top) >= nb + MINSIZE) {
-        chunk_t *top = a->top;
-        size_t size = chunksize(top);
-        chunk_t *r = chunk_at(top, nb);
-        a->top = r;
-        set_head(r, (size - nb) | PREV_INUSE);
-        set_head(top, nb | PREV_INUSE | a->chunk_flag);
-        void *mem = chunk2mem(top);
-        perturb_alloc(mem, nb - SIZE_SZ);
-        return mem;
-    }
+    if (ok && chunksize(a->top) >= nb + MINSIZE)
+        return split_top(a, nb);
     /* The arena could not grow: a mapping of its own is the last resort. */
     if (!tried_mmap && (size_t)mstats.n_mmaps < mp.mmap_max) {
         void *mem = mmap_chunk_alloc(nb, 0);
