@@ -79,8 +79,9 @@ deps:
 test: lib debug ubsan tests deps
 	@tests/run.sh
 
-# One variant only, for quick iteration: make test-quick VARIANT=build
-test-quick: lib tests
+# One variant only, for quick iteration: make test-quick VARIANT=build/debug
+# (build = release, build/debug, build/ubsan); TEST_FILTER=mech narrows it.
+test-quick: lib $(if $(filter build/debug,$(VARIANT)),debug) $(if $(filter build/ubsan,$(VARIANT)),ubsan) tests deps
 	@tests/run.sh $(or $(VARIANT),build)
 
 # ---- demo, bench, fuzz ---------------------------------------------------
