@@ -32,7 +32,6 @@ int     os_unmap(void *p, size_t len);
 int     os_protect(void *p, size_t len, int writable);
 void   *os_remap(void *p, size_t old_len, size_t new_len);  /* may move */
 int     os_purge(void *p, size_t len);            /* MADV_DONTNEED              */
-int     os_decommit(void *p, size_t len);         /* back to PROT_NONE, discarded */
 void   *os_sbrk(intptr_t inc);                    /* (void *)-1 on failure      */
 void    os_futex_wait(int *addr, int val);
 void    os_futex_wake(int *addr, int n);

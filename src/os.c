@@ -89,14 +89,6 @@ int os_purge(void *p, size_t len)
     return sys6(SYS_madvise, (long)p, (long)len, MADV_DONTNEED, 0, 0, 0) == 0 ? 0 : -1;
 }
 
-/* Give pages back and make them inaccessible again: mapping fresh
- * PROT_NONE memory over them discards their contents. */
-int os_decommit(void *p, size_t len)
-{
-    void *q = sys_mmap(p, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED);
-    return q == MAP_FAILED ? -1 : 0;
-}
-
 void *os_sbrk(intptr_t inc)
 {
     return KEEP_ERRNO(sbrk(inc));

@@ -159,7 +159,6 @@ typedef struct arena {
     chunk_t        *bins[NBINS * 2 - 2];
     unsigned        binmap[BINMAPSIZE];
     struct arena   *next;                /* all arenas, in creation order   */
-    struct arena   *next_free;           /* arenas no thread is attached to */
     size_t          attached;            /* threads using this arena        */
     size_t          system_mem;          /* memory obtained from the system */
     size_t          max_system_mem;
