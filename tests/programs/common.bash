@@ -93,6 +93,14 @@ status() {
 # show_tail FILE: last lines of a log, after a failure
 show_tail() { [ -s "$1" ] && tail -n "${2:-15}" "$1" | sed 's/^/        | /'; return 0; }
 
+# status_logs LABEL REF_RC RC REF_LOG LOG: status, then the log of each run
+# that exited wrongly.
+status_logs() {
+    status "$1" "$2" "$3"
+    [ "$2" -eq 0 ] || show_tail "$4"
+    [ "$3" -eq "$2" ] || show_tail "$5"
+}
+
 # finish: summary line and exit status
 finish() {
     printf '%s [%s, %s]: %d checks, %d failed, %ds\n' "$PROG_NAME" "$PTALLOC_VARIANT" \

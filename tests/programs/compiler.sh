@@ -123,9 +123,7 @@ compare_build() {
     local name=$1 kind=$2 nf=$NFAIL
     local r p; r=$(cat "$name.glibc.rc"); p=$(cat "$name.pre.rc")
     if [ "$r" -ne 0 ] || [ "$p" -ne "$r" ]; then
-        status "$name" "$r" "$p"
-        [ "$r" -eq 0 ] || show_tail "$name.glibc.err"
-        [ "$p" -eq "$r" ] || show_tail "$name.pre.err"
+        status_logs "$name" "$r" "$p" "$name.glibc.err" "$name.pre.err"
     fi
     cmp -s "$name.glibc.err" "$name.pre.err" || same "$name diagnostics" "$name.glibc.err" "$name.pre.err"
     if [ ! -f "$name.glibc" ] || [ ! -f "$name.pre" ]; then

@@ -138,9 +138,7 @@ run_git glibc ""
 run_git pre "$PTALLOC_LIB"
 r=$(cat glibc/rc); p=$(cat pre/rc)
 echo "  $COMMITS commits: glibc $(cat glibc/time)s, preloaded $(cat pre/time)s; head $(sed -n '/^== head/{n;p}' glibc/out)"
-status "git driver" "$r" "$p"
-[ "$r" -eq 0 ] || show_tail glibc/raw
-[ "$p" -eq "$r" ] || show_tail pre/raw
+status_logs "git driver" "$r" "$p" glibc/raw pre/raw
 same "git output" glibc/out pre/out
 grep -q '^== done' pre/out || bad "driver did not finish under ptalloc"
 finish

@@ -103,9 +103,7 @@ run_db glibc
 run_db pre
 r=$(cat glibc/rc); p=$(cat pre/rc)
 echo "  $ROWS rows, $DOCS documents: glibc $(cat glibc/time)s, preloaded $(cat pre/time)s"
-status "sqlite3 workload" "$r" "$p"
-[ "$r" -eq 0 ] || show_tail glibc/out
-[ "$p" -eq "$r" ] || show_tail pre/out
+status_logs "sqlite3 workload" "$r" "$p" glibc/out pre/out
 same "query results" glibc/out pre/out
 grep -qx ok glibc/out || bad "integrity_check on glibc did not print ok"
 
