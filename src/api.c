@@ -83,10 +83,17 @@ static void *arena_alloc(size_t n, size_t align)
 
 static NOINLINE void *malloc_slow(size_t n)
 {
-    /* Requests of 0..8 bytes index slot 1, which stays empty: their
-     * chunks (32 bytes) are in slot 2. */
-    if (n < 9 && tc.head[2])
-        return tcache_pop(2);
+    if (n <= TCACHE_MAX_REQUEST) {
+        /* The fast path stops at a misaligned head: the end marker of an
+         * empty slot, or a corrupted link. */
+        size_t slot = tcache_slot_of_request(n);
+        if (unlikely(tc.head[slot] != TC_END))
+            malloc_error("malloc(): unaligned tcache chunk detected");
+        /* Requests of 0..8 bytes index slot 1, which stays empty: their
+         * chunks (32 bytes) are in slot 2. */
+        if (n < 9 && tc.head[2] != TC_END)
+            return tcache_pop(2);
+    }
     ensure_init();
     if (unlikely(n > MAX_REQUEST)) {
         errno = ENOMEM;
@@ -97,16 +104,15 @@ static NOINLINE void *malloc_slow(size_t n)
     return arena_alloc(n, 0);
 }
 
-/* The fast path: a tcache hit costs a bound check, a shift and a pop. */
+/* The fast path: a tcache hit costs a bound check, a shift, one test of
+ * the head (empty slots end in a misaligned marker) and the pop. */
 PUBLIC void *malloc(size_t n)
 {
     if (likely(n <= TCACHE_MAX_REQUEST)) {
         tc_fs_t *t = tc_fast();
         size_t slot = tcache_slot_of_request(n);
         tc_entry_t *e = t->head[slot];
-        if (likely(e != NULL)) {
-            if (unlikely(!aligned_ok((uintptr_t)e)))
-                malloc_error("malloc(): unaligned tcache chunk detected");
+        if (likely(aligned_ok((uintptr_t)e))) {
             t->head[slot] = reveal_ptr(&e->next);
             t->room[slot]++;
             e->key = 0;
@@ -157,13 +163,14 @@ static void free_block(void *mem)
     if (slot < TCACHE_SLOTS && (tc.state != TC_ACTIVE || ((tc_entry_t *)mem)->key == tc.key) &&
         tcache_put_slow(p, size))
         return;
-    arena_t *a = arena_for_chunk(p);
-    lock_acquire(&a->lock);
-    if (size <= mp.max_fast)
-        fastbin_push(a, p, size);
-    else
-        free_merge(a, p, size);
-    lock_release(&a->lock);
+    int_free(arena_for_chunk(p), p, 0);
+}
+
+/* The fast path took a place in the cache and could not use it. */
+static NOINLINE void free_slow_refund(void *mem)
+{
+    tc.room[chunksize(mem2chunk(mem)) >> 4]++;
+    free_slow(mem);
 }
 
 PUBLIC void free(void *mem)
@@ -173,18 +180,21 @@ PUBLIC void free(void *mem)
     chunk_t *p = mem2chunk(mem);
     size_t sz = p->size;
     tc_entry_t *e = mem;
-    /* Mapped chunks never pass: their size is at least a page. */
+    /* Mapped chunks never pass: their size is at least a page.  The place
+     * is taken first (one decrement that also tests), and given back if
+     * the chunk cannot go in after all. */
     if (likely(sz < TCACHE_SLOTS * 16)) {
         tc_fs_t *t = tc_fast();
         size_t slot = sz >> 4;
         uintptr_t key = t->key;
-        if (likely(t->room[slot] && e->key != key && aligned_ok((uintptr_t)mem))) {
-            e->key = key;
-            e->next = protect_ptr(&e->next, t->head[slot]);
-            t->head[slot] = e;
-            t->room[slot]--;
+        if (unlikely(--t->room[slot] < 0 || e->key == key || !aligned_ok((uintptr_t)mem))) {
+            free_slow_refund(mem);
             return;
         }
+        e->key = key;
+        e->next = protect_ptr(&e->next, t->head[slot]);
+        t->head[slot] = e;
+        return;
     }
     free_slow(mem);
 }
@@ -203,7 +213,7 @@ PUBLIC void *calloc(size_t n, size_t size)
     ensure_init();
     size_t nb = request2size(vg_pad(bytes));
     size_t slot = nb >> 4;
-    if (slot < TCACHE_SLOTS && tc.head[slot]) {
+    if (slot < TCACHE_SLOTS && tc.head[slot] != TC_END) {
         void *mem = tcache_pop(slot);
         memset(mem, 0, nb - SIZE_SZ);
         return mem;

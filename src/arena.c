@@ -1,11 +1,12 @@
 /*
  * Arenas: the arena lock, which arena a thread uses, and fork.
  *
- * A thread keeps its arena (in its thread-local state).  When the arena's
- * lock is taken by another thread, it moves: to an arena no thread is
- * attached to (those of exited threads), to a new arena while fewer than
- * the limit exist, to any arena whose lock is free, or at last it waits on
- * the next arena in round-robin order.  Arenas are never destroyed; the
+ * A thread keeps its arena (in its thread-local state).  When other
+ * threads allocating in the same arena keep its lock taken (see
+ * arena_get_slow for "keep"), it moves: to an arena no thread is attached
+ * to (those of exited threads), to a new arena while fewer than the limit
+ * exist, to any arena whose lock is free, or at last it waits on the next
+ * arena in round-robin order.  Arenas are never destroyed; the
  * list only grows, so readers may walk it without the list lock.
  */
 #define _GNU_SOURCE
@@ -22,16 +23,21 @@ static int ncpus;
 
 /* ---- the lock -------------------------------------------------------------- */
 
-void lock_wait(lock_t *l)
+void lock_wait(lock_t *l, int taken)
 {
     /* Critical sections are short: spin a little before sleeping. */
     for (int i = 0; i < 100; i++) {
         __builtin_ia32_pause();
-        if (__atomic_load_n(&l->state, __ATOMIC_RELAXED) == 0 && lock_try(l))
+        int zero = 0;
+        if (__atomic_load_n(&l->state, __ATOMIC_RELAXED) == 0 &&
+            __atomic_compare_exchange_n(&l->state, &zero, taken, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
             return;
     }
-    while (__atomic_exchange_n(&l->state, 2, __ATOMIC_ACQUIRE) != 0)
-        os_futex_wait(&l->state, 2);
+    /* Sleeping: the word says there are waiters (and keeps the visitor
+     * mark of a visitor that gets the lock this way). */
+    int waiting = LOCK_WAITERS | (taken & LOCK_VISITOR);
+    while (__atomic_exchange_n(&l->state, waiting, __ATOMIC_ACQUIRE) != 0)
+        os_futex_wait(&l->state, waiting);
 }
 
 void lock_wake(lock_t *l)
@@ -128,17 +134,40 @@ found:
     return a;
 }
 
-/* The slow part of arena_get: a first arena, or another one. */
+/* The slow part of arena_get: a first arena, or another one.
+ *
+ * A thread moves only when other threads allocating in its arena hold the
+ * lock, and more than now and then: each such wait adds CONTENTION_STEP
+ * to a score that every uncontended lock takes 1 from, and the thread
+ * moves when the score passes CONTENTION_MOVE.  A lock held by a visitor
+ * (a thread freeing into an arena it does not use), or in an arena the
+ * thread has to itself, is waited for: visits are short, and every move
+ * spreads the thread's memory over one more arena. */
+#define CONTENTION_STEP 16
+#define CONTENTION_MOVE 48
 arena_t *arena_get_slow(arena_t *a)
 {
-    if (!a) {
-        lock_acquire(&arenas_lock);
-        attach(NULL, &main_arena);
-        lock_release(&arenas_lock);
-        a = &main_arena;
-        if (lock_try(&a->lock))
-            return a;
+    if (a) {
+        int state;
+        while ((state = __atomic_load_n(&a->lock.state, __ATOMIC_RELAXED)) == 0)
+            if (lock_try(&a->lock))
+                return a;
+        if (!(state & LOCK_VISITOR) && __atomic_load_n(&a->attached, __ATOMIC_RELAXED) > 1) {
+            tc.contention += CONTENTION_STEP;
+            if (tc.contention > CONTENTION_MOVE) {
+                tc.contention = 0;
+                return arena_contended(a);
+            }
+        }
+        lock_wait(&a->lock, LOCK_TAKEN);
+        return a;
     }
+    lock_acquire(&arenas_lock);
+    attach(NULL, &main_arena);
+    lock_release(&arenas_lock);
+    a = &main_arena;
+    if (lock_try(&a->lock))
+        return a;
     return arena_contended(a);
 }
 

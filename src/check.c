@@ -235,7 +235,7 @@ static void check_one_tcache(struct check_ctx *c, tcache_t *t)
         return;
     for (size_t s = 2; s < TCACHE_SLOTS; s++) {
         size_t n = 0;
-        for (tc_entry_t *e = t->head[s]; e; e = reveal_ptr(&e->next)) {
+        for (tc_entry_t *e = t->head[s]; e != TC_END; e = reveal_ptr(&e->next)) {
             if (!aligned_ok((uintptr_t)e)) {
                 problem(c, "misaligned tcache entry", e, s);
                 break;

@@ -81,7 +81,7 @@ static void *from_fastbin(arena_t *a, size_t nb)
     size_t slot = nb >> 4;
     if (slot < TCACHE_SLOTS && tc.state == TC_ACTIVE) {
         chunk_t *c;
-        while (tc.room[slot] && (c = *fb) != NULL) {
+        while (tc.room[slot] > 0 && (c = *fb) != NULL) {
             if (unlikely(misaligned_chunk(c)))
                 malloc_error("malloc(): unaligned fastbin chunk detected 3");
             *fb = reveal_ptr(&c->fd);
@@ -108,7 +108,7 @@ static void *from_smallbin(arena_t *a, size_t nb)
     size_t slot = nb >> 4;
     if (slot < TCACHE_SLOTS && tc.state == TC_ACTIVE) {
         chunk_t *c;
-        while (tc.room[slot] && (c = bin->bk) != bin) {
+        while (tc.room[slot] > 0 && (c = bin->bk) != bin) {
             bck = c->bk;
             if (unlikely(bck->fd != c))
                 malloc_error("malloc(): smallbin double linked list corrupted");
@@ -241,7 +241,7 @@ void *int_malloc(arena_t *a, size_t nb)
             if (size == nb) {
                 set_inuse_at(victim, size);
                 victim->size |= a->chunk_flag;
-                if (can_cache && tc.room[tslot]) {
+                if (can_cache && tc.room[tslot] > 0) {
                     tcache_push(victim, tslot);
                     cached = 1;
                     continue;

@@ -47,7 +47,7 @@ void *int_realloc(arena_t *a, chunk_t *oldp, size_t oldsize, size_t nb)
                 /* The old chunk is freed as free() would: the thread's
                  * cache first. */
                 size_t slot = oldsize >> 4;
-                if (slot < TCACHE_SLOTS && tc.state == TC_ACTIVE && tc.room[slot])
+                if (slot < TCACHE_SLOTS && tc.state == TC_ACTIVE && tc.room[slot] > 0)
                     tcache_push(oldp, slot);
                 else
                     int_free(a, oldp, 1);

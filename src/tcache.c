@@ -12,7 +12,9 @@
 #include "tcache.h"
 #include "vg.h"
 
-__thread tcache_t tc __attribute__((tls_model("initial-exec")));
+__thread tcache_t tc __attribute__((tls_model("initial-exec"))) = {
+    .head = { [0 ... TCACHE_SLOTS - 1] = TC_END },
+};
 uintptr_t tcache_key;
 
 static pthread_key_t exit_key;
@@ -94,11 +96,11 @@ void tcache_flush(void)
     tc.state = TC_BUSY;
     for (size_t s = 0; s < TCACHE_SLOTS; s++) {
         tc_entry_t *e = tc.head[s];
-        tc.head[s] = NULL;
+        tc.head[s] = TC_END;
         tc.room[s] = 0;
-        while (e) {
+        while (e != TC_END) {
             tc_entry_t *next = reveal_ptr(&e->next);
-            if (!aligned_ok((uintptr_t)next))
+            if (next != TC_END && !aligned_ok((uintptr_t)next))
                 malloc_error("malloc(): unaligned tcache chunk detected");
             e->key = 0;
             chunk_t *p = mem2chunk(e);
@@ -123,7 +125,7 @@ int tcache_put_slow(chunk_t *p, size_t size)
     tc_entry_t *e = (tc_entry_t *)chunk2mem(p);
     if (unlikely(e->key == tcache_key)) {
         size_t n = 0;
-        for (tc_entry_t *t = tc.head[slot]; t; t = reveal_ptr(&t->next)) {
+        for (tc_entry_t *t = tc.head[slot]; t != TC_END; t = reveal_ptr(&t->next)) {
             if (!aligned_ok((uintptr_t)t))
                 malloc_error("free(): unaligned chunk detected in tcache 2");
             if (t == e)
@@ -132,7 +134,7 @@ int tcache_put_slow(chunk_t *p, size_t size)
                 malloc_error("free(): too many chunks detected in tcache");
         }
     }
-    if (tc.room[slot] == 0)
+    if (tc.room[slot] <= 0)
         return 0;
     tcache_push(p, slot);
     return 1;

@@ -7,12 +7,15 @@
 
 #include "internal.h"
 
+/* The thread's arena, locked. */
 static inline arena_t *arena_get(void)
 {
     arena_t *a = tc.arena;
     if (likely(a && lock_try(&a->lock)))
-        return a;
-    return arena_get_slow(a);
+        tc.contention -= tc.contention > 0;
+    else
+        a = arena_get_slow(a);
+    return a;
 }
 
 /* The fast paths address the cache relative to %fs with the variable's

@@ -120,10 +120,14 @@ typedef struct tc_entry {
     uintptr_t        key;
 } tc_entry_t;
 
-/* The arena lock: a futex word, 0 free, 1 taken, 2 taken with waiters. */
+/* The arena lock: a futex word, 0 free, else LOCK_TAKEN, possibly with
+ * LOCK_VISITOR (internal.h), or LOCK_WAITERS. */
 typedef struct lock {
     int state;
 } lock_t;
+#define LOCK_TAKEN    1
+#define LOCK_WAITERS  2
+#define LOCK_VISITOR  4
 
 /* A segment of the main arena: sbrk'd memory, or an mmapped region used
  * when brk could not grow.  The record sits at the segment's start; the
@@ -210,7 +214,11 @@ typedef struct mmap_stats {
 /* The per-thread state: the tcache and the thread's arena.  room[s] is
  * how many more chunks the slot may take: zero for an uninitialised or
  * disabled cache, so the lock-free free path falls through to the slow
- * path, which initialises it. */
+ * path, which initialises it.
+ *
+ * Every slot's list ends in TC_END, not NULL: a misaligned value, so the
+ * one alignment check of malloc's fast path also sees an empty slot.  The
+ * thread-local image starts with every head at TC_END. */
 enum { TC_UNINIT = 0, TC_ACTIVE, TC_BUSY, TC_DEAD };
 
 typedef struct tcache {
@@ -221,8 +229,11 @@ typedef struct tcache {
     uintptr_t   key;        /* copy of tcache_key, one TLS load away */
     uint16_t    state;
     uint16_t    listed;     /* on the list of all threads' caches     */
+    int         contention; /* score of waits for the arena (arena.c) */
     arena_t    *arena;
     struct tcache *next_tc, *prev_tc;   /* that list (arenas_lock)     */
 } tcache_t;
+
+#define TC_END ((tc_entry_t *)1)
 
 #endif

@@ -64,7 +64,7 @@ static int in_tcache(chunk_t *p, int *idx)
     if (slot >= TCACHE_SLOTS || tc.state != TC_ACTIVE)
         return 0;
     size_t guard = 0;
-    for (tc_entry_t *e = tc.head[slot]; e && aligned_ok((uintptr_t)e) && guard < 70000; e = reveal_ptr(&e->next), guard++)
+    for (tc_entry_t *e = tc.head[slot]; e != TC_END && aligned_ok((uintptr_t)e) && guard < 70000; e = reveal_ptr(&e->next), guard++)
         if (mem2chunk(e) == p) {
             *idx = (int)slot - 2;
             return 1;
@@ -210,7 +210,7 @@ static size_t bin_contents(int arena, int kind, int index, void **out, size_t ma
     if (kind == PTALLOC_TCACHE) {
         if (index < 0 || index >= TCACHE_BINS || tc.state != TC_ACTIVE)
             return 0;
-        for (tc_entry_t *e = tc.head[index + 2]; e && aligned_ok((uintptr_t)e); e = reveal_ptr(&e->next)) {
+        for (tc_entry_t *e = tc.head[index + 2]; e != TC_END && aligned_ok((uintptr_t)e); e = reveal_ptr(&e->next)) {
             if (n < max) out[n] = e;
             n++;
         }
