@@ -34,9 +34,12 @@ UBS_OBJ := $(SRCS:src/%.c=build/ubsan/obj/%.o)
 all: lib
 lib: build/libptalloc.so build/libptalloc.a
 
+# Introspection and set-up code is cold: built for size, which keeps the
+# library's resident pages down (a preloaded library's pages all count).
+COLD_SRCS := check walk stats fmt options
 build/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(REL_CF) -c $< -o $@
+	$(CC) $(REL_CF) $(if $(filter $(COLD_SRCS),$*),-Os) -c $< -o $@
 build/debug/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(DBG_CF) -c $< -o $@

@@ -36,8 +36,7 @@ NOINLINE void ptalloc_init(void)
     tcache_process_init();
     ptalloc_initialized = 1;
     lock_release(&init_lock);
-    /* May itself allocate: the allocator is ready by now. */
-    pthread_atfork(arena_fork_prepare, arena_fork_parent, arena_fork_child);
+    /* The fork handlers come with the second thread (fork_hooks_register). */
 }
 
 /* The environment may not exist yet at the first allocation (the dynamic
@@ -101,6 +100,8 @@ static NOINLINE void *malloc_slow(size_t n)
     }
     if (tc.state == TC_UNINIT)
         tcache_thread_init();
+    else if (unlikely(!tc.hooked))
+        tcache_hook_late();
     return arena_alloc(n, 0);
 }
 

@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <sys/single_threaded.h>
 #include "internal.h"
 #include "tcache.h"
@@ -208,6 +209,33 @@ void arena_thread_detach(void)
 }
 
 /* ---- fork: every lock taken before, released (parent) or reset (child) -- */
+
+/* The fork handlers are registered when the first lock is really taken,
+ * that is once the process has a second thread: a single-threaded process
+ * takes no locks, so its fork needs no handlers, and pthread_atfork costs
+ * every process that calls it a page of libc (and the kernel maps the
+ * pages around it: some 80 KiB of resident memory).  Until the
+ * registration is done no lock is taken; a fork meanwhile waits for it in
+ * glibc (pthread_atfork and fork share a lock), and pthread_atfork may
+ * allocate, which comes back here and must not wait. */
+int fork_hooks;
+static __thread int registering __attribute__((tls_model("initial-exec")));
+
+void fork_hooks_register(void)
+{
+    if (registering)
+        return;
+    int none = 0;
+    if (__atomic_compare_exchange_n(&fork_hooks, &none, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+        registering = 1;
+        pthread_atfork(arena_fork_prepare, arena_fork_parent, arena_fork_child);
+        registering = 0;
+        __atomic_store_n(&fork_hooks, FORK_HOOKS_DONE, __ATOMIC_RELEASE);
+        return;
+    }
+    while (__atomic_load_n(&fork_hooks, __ATOMIC_ACQUIRE) != FORK_HOOKS_DONE)
+        __builtin_ia32_pause();
+}
 
 /* A single-threaded process takes no locks around fork: nobody else can
  * hold them, and fork may come from a signal handler that interrupted

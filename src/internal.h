@@ -65,10 +65,15 @@ void lock_wake(lock_t *l);
  * create one; so a lock taken while it was true is released while it
  * still is.  It turns true again only in a fork child, whose fork handler
  * resets every lock. */
+extern int fork_hooks;                   /* FORK_HOOKS_DONE when registered */
+#define FORK_HOOKS_DONE 2
+void fork_hooks_register(void);
 static inline int lock_try(lock_t *l)
 {
     if (__libc_single_threaded)
         return 1;
+    if (unlikely(__atomic_load_n(&fork_hooks, __ATOMIC_ACQUIRE) != FORK_HOOKS_DONE))
+        fork_hooks_register();
     int zero = 0;
     return __atomic_compare_exchange_n(&l->state, &zero, LOCK_TAKEN, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
@@ -93,6 +98,8 @@ static inline int lock_try_visit(lock_t *l)
 {
     if (__libc_single_threaded)
         return 1;
+    if (unlikely(__atomic_load_n(&fork_hooks, __ATOMIC_ACQUIRE) != FORK_HOOKS_DONE))
+        fork_hooks_register();
     int zero = 0;
     return __atomic_compare_exchange_n(&l->state, &zero, LOCK_TAKEN | LOCK_VISITOR, 0,
                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
@@ -180,6 +187,7 @@ extern tcache_t *all_tcaches;
 void tcache_fork_child(void);
 void tcache_process_init(void);
 void tcache_thread_init(void);
+void tcache_hook_late(void);                     /* main thread: exit hook    */
 void tcache_flush(void);
 int  tcache_put_slow(chunk_t *p, size_t size);   /* 1 if it went in the cache */
 

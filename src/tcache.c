@@ -66,7 +66,33 @@ static void thread_exit(void *unused)
 void tcache_process_init(void)
 {
     tcache_key = (uintptr_t)os_random();
-    exit_key_ok = pthread_key_create(&exit_key, thread_exit) == 0;
+}
+
+/* The thread-exit hook (a pthread key's destructor) is set up once the
+ * process has a second thread: the hook of a single-threaded process would
+ * only run at its end, where the cache does not matter, and the key costs
+ * a page of libc.  A thread started later hooks itself when it sets up its
+ * cache; the main thread on its next malloc that misses the cache
+ * (tcache_hook_late). */
+static void hook_thread_exit(void)
+{
+    static int key_state;               /* 0, 1 being made, 2 made, 3 failed */
+    int zero = 0;
+    if (__atomic_compare_exchange_n(&key_state, &zero, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+        exit_key_ok = pthread_key_create(&exit_key, thread_exit) == 0;
+        __atomic_store_n(&key_state, exit_key_ok ? 2 : 3, __ATOMIC_RELEASE);
+    }
+    while (__atomic_load_n(&key_state, __ATOMIC_ACQUIRE) == 1)
+        __builtin_ia32_pause();
+    tc.hooked = 1;
+    if (exit_key_ok)
+        pthread_setspecific(exit_key, &tc);
+}
+
+void tcache_hook_late(void)
+{
+    if (!tc.hooked && !__libc_single_threaded && tc.state == TC_ACTIVE)
+        hook_thread_exit();
 }
 
 void tcache_thread_init(void)
@@ -74,8 +100,8 @@ void tcache_thread_init(void)
     if (tc.state != TC_UNINIT)
         return;
     tc.state = TC_BUSY;                 /* recursion from here skips the cache */
-    if (exit_key_ok)
-        pthread_setspecific(exit_key, &tc);
+    if (!tc.hooked && !__libc_single_threaded)
+        hook_thread_exit();
     tc.key = tcache_key;
     size_t count = mp.perturb || vg_active ? 0 : mp.tcache_count;
     size_t last = request2size(mp.tcache_max) >> 4;
