@@ -222,11 +222,9 @@ typedef struct mmap_stats {
 enum { TC_UNINIT = 0, TC_ACTIVE, TC_BUSY, TC_DEAD };
 
 typedef struct tcache {
-    tc_entry_t *head[TCACHE_SLOTS];  /* slot = chunk size / 16             */
-    intptr_t    room[TCACHE_SLOTS];  /* free places left in each slot; 8
-                                        bytes, so one scaled index serves
-                                        both arrays                       */
+    int32_t     room[TCACHE_SLOTS];  /* free places left in each slot      */
     uintptr_t   key;        /* copy of tcache_key, one TLS load away */
+    tc_entry_t *head[TCACHE_SLOTS];  /* slot = chunk size / 16             */
     uint16_t    state;
     uint16_t    listed;     /* on the list of all threads' caches     */
     uint16_t    hooked;     /* thread-exit hook set (tcache.c)        */
