@@ -218,23 +218,34 @@ void arena_thread_detach(void)
  * registration is done no lock is taken; a fork meanwhile waits for it in
  * glibc (pthread_atfork and fork share a lock), and pthread_atfork may
  * allocate, which comes back here and must not wait. */
-int fork_hooks;
+int fork_hooks;     /* 0 none, -pid being registered by pid, FORK_HOOKS_DONE */
 static __thread int registering __attribute__((tls_model("initial-exec")));
 
 void fork_hooks_register(void)
 {
     if (registering)
         return;
-    int none = 0;
-    if (__atomic_compare_exchange_n(&fork_hooks, &none, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
-        registering = 1;
-        pthread_atfork(arena_fork_prepare, arena_fork_parent, arena_fork_child);
-        registering = 0;
-        __atomic_store_n(&fork_hooks, FORK_HOOKS_DONE, __ATOMIC_RELEASE);
-        return;
+    int me = -os_getpid();
+    for (;;) {
+        int state = __atomic_load_n(&fork_hooks, __ATOMIC_ACQUIRE);
+        if (state == FORK_HOOKS_DONE)
+            return;
+        if (state == 0) {
+            if (!__atomic_compare_exchange_n(&fork_hooks, &state, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
+                continue;
+            registering = 1;
+            pthread_atfork(arena_fork_prepare, arena_fork_parent, arena_fork_child);
+            registering = 0;
+            __atomic_store_n(&fork_hooks, FORK_HOOKS_DONE, __ATOMIC_RELEASE);
+            return;
+        }
+        /* Being registered: by another thread, or - in a child forked
+         * meanwhile - by a thread that does not exist here: start over. */
+        if (state != me)
+            __atomic_compare_exchange_n(&fork_hooks, &state, 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        else
+            __builtin_ia32_pause();
     }
-    while (__atomic_load_n(&fork_hooks, __ATOMIC_ACQUIRE) != FORK_HOOKS_DONE)
-        __builtin_ia32_pause();
 }
 
 /* A single-threaded process takes no locks around fork: nobody else can
@@ -265,6 +276,9 @@ void arena_fork_parent(void)
 
 void arena_fork_child(void)
 {
+    /* Running, so registered in the child's list even if the fork came
+     * between pthread_atfork and the parent's note that it was done. */
+    fork_hooks = FORK_HOOKS_DONE;
     if (!ptalloc_initialized)
         return;
     /* Only this thread lives on: the others' attachments are gone. */

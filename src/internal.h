@@ -39,6 +39,7 @@ const char *os_getenv(const char *name);          /* NULL before the env exists 
 int     os_secure(void);                          /* setuid: ignore environment */
 uint64_t os_random(void);
 int     os_ncpus(void);
+int     os_getpid(void);
 void    os_write(int fd, const char *s, size_t n);
 NORETURN void os_abort(void);
 

@@ -140,6 +140,11 @@ uint64_t os_random(void)
     return v ? v : 0x5bd1e9955bd1e995ull;
 }
 
+int os_getpid(void)
+{
+    return (int)sys6(SYS_getpid, 0, 0, 0, 0, 0, 0);
+}
+
 /* Online CPUs from /sys (the list form "0-3,6"), without allocating. */
 int os_ncpus(void)
 {
