@@ -59,8 +59,9 @@ __attribute__((constructor)) static void read_options_late(void)
 /* ---- malloc ------------------------------------------------------------------ */
 
 /* n bytes (aligned to align, 0 = the usual 16) from the thread's arena,
- * or from another one if that is out of memory.  NULL with ENOMEM. */
-static void *arena_alloc(size_t n, size_t align)
+ * or from another one if that is out of memory.  NULL with ENOMEM.  The
+ * general form, with Valgrind's red zones and the retry. */
+static NOINLINE void *arena_alloc_full(size_t n, size_t align)
 {
     size_t nb = request2size(vg_pad(n));
     vg_quiet();
@@ -78,6 +79,28 @@ static void *arena_alloc(size_t n, size_t align)
     if (!mem)
         errno = ENOMEM;
     return vg_alloc(mem, n, 0);
+}
+
+/* The usual case of it: not under Valgrind, and the arena has the memory.
+ * A single-threaded process goes straight to its arena (no lock to take,
+ * no contention to count). */
+static inline void *arena_alloc(size_t n, size_t align)
+{
+    if (unlikely(vg_active))
+        return arena_alloc_full(n, align);
+    size_t nb = request2size(n);
+    arena_t *a = tc.arena;
+    void *mem;
+    if (likely(a != NULL) && __libc_single_threaded) {
+        mem = align ? int_memalign(a, align, nb) : int_malloc(a, nb);
+    } else {
+        a = arena_get();
+        mem = align ? int_memalign(a, align, nb) : int_malloc(a, nb);
+        lock_release(&a->lock);
+    }
+    if (likely(mem != NULL))
+        return mem;
+    return arena_alloc_full(n, align);
 }
 
 static NOINLINE void *malloc_slow(size_t n)
@@ -125,7 +148,7 @@ PUBLIC void *malloc(size_t n)
 
 /* ---- free ------------------------------------------------------------------- */
 
-static void free_block(void *mem);
+static inline void free_block(void *mem);
 
 static NOINLINE void free_slow(void *mem)
 {
@@ -141,7 +164,7 @@ static NOINLINE void free_slow(void *mem)
 
 /* free() keeps errno: the system calls it may make (munmap, sbrk,
  * madvise, futex) preserve it in os.c. */
-static void free_block(void *mem)
+static inline void free_block(void *mem)
 {
     chunk_t *p = mem2chunk(mem);
     size_t size = chunksize(p);
@@ -164,7 +187,20 @@ static void free_block(void *mem)
     if (slot < TCACHE_SLOTS && (tc.state != TC_ACTIVE || ((tc_entry_t *)mem)->key == tc.key) &&
         tcache_put_slow(p, size))
         return;
-    int_free(arena_for_chunk(p), p, 0);
+    arena_t *a = arena_for_chunk(p);
+    if (__libc_single_threaded) {
+        if (size <= mp.max_fast)
+            fastbin_push(a, p, size);
+        else
+            free_merge(a, p, size);
+        return;
+    }
+    arena_lock_to_free(a);
+    if (size <= mp.max_fast)
+        fastbin_push(a, p, size);
+    else
+        free_merge(a, p, size);
+    lock_release(&a->lock);
 }
 
 /* The fast path took a place in the cache and could not use it. */
