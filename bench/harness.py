@@ -349,6 +349,49 @@ def run_fastpath(allocs, fast_bin, tmp, notes):
     return res
 
 
+# Workloads whose instruction count depends on scheduling (spin-waits).
+INSTR_SKIP = {"prodcons"}
+
+
+def run_instr(allocs, works, scale, notes):
+    """Whole-program instruction counts under callgrind, one run per cell
+    (the count is deterministic up to scheduling, so one run is enough):
+    a measure of work done that the machine's noise cannot move.  Threads
+    run one at a time under valgrind; workloads that spin-wait are left
+    out.  Returns {(workload, alloc): instructions}."""
+    vg = shutil.which("valgrind")
+    if not vg:
+        notes.append("instructions not counted: valgrind not installed.")
+        return {}
+    base_env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    res = {}
+    for wname, _, argv, wenv in works:
+        if wname in INSTR_SKIP:
+            continue
+        argv = argv[:-1] + [repr(scale)]       # the scale is the last argument
+        counts = []
+        for aname, lib, _ in allocs:
+            env = dict(base_env)
+            env.update(wenv or {})
+            if lib:
+                env["LD_PRELOAD"] = lib
+                env["PTALLOC_VALGRIND"] = "0"
+            cmd = [vg, "--tool=callgrind", "--soname-synonyms=somalloc=NONE",
+                   "--callgrind-out-file=/dev/null"] + argv
+            try:
+                r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+                m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
+                if r.returncode != 0 or not m:
+                    raise RuntimeError("rc %d: %s" % (r.returncode, r.stderr.strip()[-200:]))
+                res[(wname, aname)] = int(m.group(1))
+                counts.append("%s=%.0fM" % (aname, int(m.group(1)) / 1e6))
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                notes.append("instructions of %s on %s not counted: %s" % (wname, aname, str(e)[:160]))
+                counts.append("%s=FAIL" % aname)
+        log("bench: instructions %-15s %s" % (wname, "  ".join(counts)))
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repo", required=True)
@@ -362,6 +405,8 @@ def main():
     timeout = int(os.environ.get("BENCH_TIMEOUT", "30" if quick else "300"))
     out_dir = os.environ.get("BENCH_OUT") or os.path.join(repo, "bench", "results")
     do_fast = os.environ.get("BENCH_FASTPATH", "1") not in ("0", "no", "false")
+    do_instr = os.environ.get("BENCH_INSTR", "0" if quick else "1") not in ("0", "no", "false")
+    instr_scale = float(os.environ.get("BENCH_INSTR_SCALE", "0.05"))
     os.makedirs(out_dir, exist_ok=True)
     t_start = time.time()
     load_start = loadavg()
@@ -421,6 +466,7 @@ def main():
                     log("bench: %s on %s: checksum %s differs from %s" % (wname, a, sorted(map(str, s)), ref))
 
         fast = run_fastpath(allocs, os.path.join(bin_dir, "fastpath"), tmp, notes) if do_fast else {}
+        instr = run_instr(allocs, works, instr_scale, notes) if do_instr else {}
 
     elapsed = time.time() - t_start
     info = machine_info()
@@ -443,7 +489,8 @@ def main():
         }
 
     write_csv(os.path.join(out_dir, "latest.csv"), raw)
-    md = render_md(works, allocs, med, dead, fast, notes, info, runs, scale, quick, elapsed)
+    md = render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, runs, scale,
+                   quick, elapsed)
     with open(os.path.join(out_dir, "latest.md"), "w") as f:
         f.write(md)
     svg = render_svg(works, names, med, dead, info, runs, quick)
@@ -493,7 +540,8 @@ def geomean_row(works, names, med, key):
     return "| **geomean of ratios** | " + " | ".join(cells) + " |"
 
 
-def render_md(works, allocs, med, dead, fast, notes, info, runs, scale, quick, elapsed):
+def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, runs, scale, quick,
+              elapsed):
     """latest.md: one table per metric, workloads as rows, allocators as columns."""
     names = [a for a, _, _ in allocs]
     has_glibc = "glibc" in names
@@ -558,6 +606,41 @@ def render_md(works, allocs, med, dead, fast, notes, info, runs, scale, quick, e
                      + " | ".join(cell_text(w, a, "final_rss_kb", fmt_mib) for a in names) + " |")
     if has_glibc:
         L.append(geomean_row(works, names, med, "maxrss_kb"))
+    L.append("")
+
+    L.append("## Instructions (whole program)")
+    L.append("")
+    if instr:
+        L.append("Every instruction the workload process executed, allocator and program together, "
+                 "under `valgrind --tool=callgrind` at scale %g (one run: the count does not depend on "
+                 "the machine's load); in parentheses the ratio to glibc.  Threads run one at a time "
+                 "under valgrind; %s left out (its spin-waits make the count depend on scheduling)."
+                 % (instr_scale, ", ".join(sorted(INSTR_SKIP))))
+        L.append("")
+        L.append("| workload | " + " | ".join(names) + " |")
+        L.append("|---|" + "---:|" * len(names))
+        logs = {a: [] for a in names}
+        for w, _, _, _ in works:
+            if w in INSTR_SKIP:
+                continue
+            cells = []
+            g = instr.get((w, "glibc"))
+            for a in names:
+                v = instr.get((w, a))
+                if v is None:
+                    cells.append("–")
+                    continue
+                r = v / g if g and a != "glibc" else None
+                if g:
+                    logs[a].append(math.log(v / g))
+                cells.append("%.1fM%s" % (v / 1e6, fmt_ratio(r)))
+            L.append("| %s | %s |" % (w, " | ".join(cells)))
+        if has_glibc:
+            L.append("| **geomean of ratios** | " + " | ".join(
+                "**%.2f×**" % math.exp(sum(logs[a]) / len(logs[a])) if logs[a] else "–"
+                for a in names) + " |")
+    else:
+        L.append("Not measured in this run (BENCH_INSTR=0, or a quick run).")
     L.append("")
 
     L.append("## Fast path: instructions per malloc(32)+free pair")

@@ -7,7 +7,8 @@
 #   BENCH_FILTER=...    workloads to run: comma-separated names or globs
 #   BENCH_QUICK=1       smoke run: tiny scale, 1 run (< 30 s)
 #   BENCH_SCALE=x       multiplier on every workload's iteration counts
-#   BENCH_FASTPATH=0    skip the callgrind instruction count
+#   BENCH_FASTPATH=0    skip the callgrind fast-path count
+#   BENCH_INSTR=0       skip the whole-program instruction counts (callgrind)
 #   BENCH_OUT=dir       where latest.{md,svg,csv} go (default bench/results)
 #
 # LD_PRELOAD is never set in this script's environment: the runner sets it
