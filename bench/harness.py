@@ -480,6 +480,7 @@ def main():
         walls = [r["wall"] for r in rs]
         med[(w, a)] = {
             "wall": median(walls),
+            "best": min(walls),
             "spread": (median([abs(x - median(walls)) for x in walls]) / median(walls)
                        if len(walls) > 2 and median(walls) else 0.0),
             "maxrss_kb": median([r["maxrss_kb"] for r in rs]),
@@ -587,6 +588,19 @@ def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, r
     if has_glibc:
         L.append(geomean_row(works, names, med, "wall"))
     L.append("")
+    if runs > 1:
+        L.append("### Fastest run")
+        L.append("")
+        L.append("The fastest of the %d runs of each cell: other load on the machine only ever adds "
+                 "time, so this is the run it disturbed least." % runs)
+        L.append("")
+        L.append(head)
+        L.append(sep)
+        for w, _, _, _ in works:
+            L.append("| %s | " % w + " | ".join(cell_text(w, a, "best", fmt_time) for a in names) + " |")
+        if has_glibc:
+            L.append(geomean_row(works, names, med, "best"))
+        L.append("")
 
     L.append("## Peak RSS")
     L.append("")
