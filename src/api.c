@@ -195,7 +195,7 @@ static inline void free_block(void *mem)
             free_merge(a, p, size);
         return;
     }
-    arena_lock_to_free(a);
+    lock_acquire(&a->lock);
     if (size <= mp.max_fast)
         fastbin_push(a, p, size);
     else

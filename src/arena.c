@@ -24,21 +24,16 @@ static int ncpus;
 
 /* ---- the lock -------------------------------------------------------------- */
 
-void lock_wait(lock_t *l, int taken)
+void lock_wait(lock_t *l)
 {
     /* Critical sections are short: spin a little before sleeping. */
     for (int i = 0; i < 100; i++) {
         __builtin_ia32_pause();
-        int zero = 0;
-        if (__atomic_load_n(&l->state, __ATOMIC_RELAXED) == 0 &&
-            __atomic_compare_exchange_n(&l->state, &zero, taken, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        if (__atomic_load_n(&l->state, __ATOMIC_RELAXED) == 0 && lock_try(l))
             return;
     }
-    /* Sleeping: the word says there are waiters (and keeps the visitor
-     * mark of a visitor that gets the lock this way). */
-    int waiting = LOCK_WAITERS | (taken & LOCK_VISITOR);
-    while (__atomic_exchange_n(&l->state, waiting, __ATOMIC_ACQUIRE) != 0)
-        os_futex_wait(&l->state, waiting);
+    while (__atomic_exchange_n(&l->state, LOCK_WAITERS, __ATOMIC_ACQUIRE) != 0)
+        os_futex_wait(&l->state, LOCK_WAITERS);
 }
 
 void lock_wake(lock_t *l)
@@ -137,30 +132,31 @@ found:
 
 /* The slow part of arena_get: a first arena, or another one.
  *
- * A thread moves only when other threads allocating in its arena hold the
- * lock, and more than now and then: each such wait adds CONTENTION_STEP
- * to a score that every uncontended lock takes 1 from, and the thread
- * moves when the score passes CONTENTION_MOVE.  A lock held by a visitor
- * (a thread freeing into an arena it does not use), or in an arena the
- * thread has to itself, is waited for: visits are short, and every move
- * spreads the thread's memory over one more arena. */
+ * A thread moves only when other threads allocate in its arena too, and
+ * it keeps finding the lock taken: each wait then adds CONTENTION_STEP to
+ * a score that every uncontended lock takes 1 from, and the thread moves
+ * when the score passes CONTENTION_MOVE.  "Other threads allocate here":
+ * the last thread to allocate in the arena (arena_get notes it) is not
+ * this one.  When it is, the lock is held by a thread that only frees
+ * into the arena (a consumer freeing a producer's blocks, say) or reads
+ * it; that thread would follow the blocks to any other arena, so the
+ * thread waits - every move spreads its memory over one more arena. */
 #define CONTENTION_STEP 16
 #define CONTENTION_MOVE 48
 arena_t *arena_get_slow(arena_t *a)
 {
     if (a) {
-        int state;
-        while ((state = __atomic_load_n(&a->lock.state, __ATOMIC_RELAXED)) == 0)
+        while (__atomic_load_n(&a->lock.state, __ATOMIC_RELAXED) == 0)
             if (lock_try(&a->lock))
                 return a;
-        if (!(state & LOCK_VISITOR) && __atomic_load_n(&a->attached, __ATOMIC_RELAXED) > 1) {
+        if (__atomic_load_n(&a->last_user, __ATOMIC_RELAXED) != (void *)&tc) {
             tc.contention += CONTENTION_STEP;
             if (tc.contention > CONTENTION_MOVE) {
                 tc.contention = 0;
                 return arena_contended(a);
             }
         }
-        lock_wait(&a->lock, LOCK_TAKEN);
+        lock_wait(&a->lock);
         return a;
     }
     lock_acquire(&arenas_lock);

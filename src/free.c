@@ -87,7 +87,7 @@ void int_free(arena_t *a, chunk_t *p, int have_lock)
     size_t size = chunksize(p);
 
     if (!have_lock)
-        arena_lock_to_free(a);
+        lock_acquire(&a->lock);
 
     if (size <= mp.max_fast)
         fastbin_push(a, p, size);

@@ -57,7 +57,7 @@ size_t fmt_snprintf(char *buf, size_t cap, const char *fmt, ...) __attribute__((
 int  parse_long(const char *s, const char *end, long *out);
 
 /* ---- lock.h is inline; lock slow paths in arena.c ----------------------- */
-void lock_wait(lock_t *l, int taken);    /* taken: LOCK_TAKEN [| LOCK_VISITOR] */
+void lock_wait(lock_t *l);
 void lock_wake(lock_t *l);
 
 /* While the process has a single thread nobody can contend, and the
@@ -81,7 +81,7 @@ static inline int lock_try(lock_t *l)
 static inline void lock_acquire(lock_t *l)
 {
     if (unlikely(!lock_try(l)))
-        lock_wait(l, LOCK_TAKEN);
+        lock_wait(l);
 }
 static inline void lock_release(lock_t *l)
 {
@@ -89,25 +89,6 @@ static inline void lock_release(lock_t *l)
         return;
     if (unlikely(__atomic_exchange_n(&l->state, 0, __ATOMIC_RELEASE) & LOCK_WAITERS))
         lock_wake(l);
-}
-
-/* A visitor takes an arena's lock only to free into an arena it does not
- * use; it says so in the lock word, so that the arena's own threads wait
- * for it rather than move to another arena (arena_get_slow).  (A waiter
- * that arrives meanwhile overwrites the hint with LOCK_WAITERS.) */
-static inline int lock_try_visit(lock_t *l)
-{
-    if (__libc_single_threaded)
-        return 1;
-    if (unlikely(__atomic_load_n(&fork_hooks, __ATOMIC_ACQUIRE) != FORK_HOOKS_DONE))
-        fork_hooks_register();
-    int zero = 0;
-    return __atomic_compare_exchange_n(&l->state, &zero, LOCK_TAKEN | LOCK_VISITOR, 0,
-                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
-}
-static inline int lock_held_by_visitor(lock_t *l)
-{
-    return (__atomic_load_n(&l->state, __ATOMIC_RELAXED) & LOCK_VISITOR) != 0;
 }
 
 /* ---- options.c ------------------------------------------------------------ */
@@ -191,15 +172,6 @@ void tcache_thread_init(void);
 void tcache_hook_late(void);                     /* main thread: exit hook    */
 void tcache_flush(void);
 int  tcache_put_slow(chunk_t *p, size_t size);   /* 1 if it went in the cache */
-
-/* The lock, to free into a: as a visitor unless a is the thread's arena. */
-static inline void arena_lock_to_free(arena_t *a)
-{
-    if (a == tc.arena)
-        lock_acquire(&a->lock);
-    else if (!lock_try_visit(&a->lock))
-        lock_wait(&a->lock, LOCK_TAKEN | LOCK_VISITOR);
-}
 
 /* ---- check.c: integrity errors, heap checking ----------------------------- */
 NORETURN COLD void malloc_error(const char *msg);

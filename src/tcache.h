@@ -15,6 +15,7 @@ static inline arena_t *arena_get(void)
         tc.contention -= tc.contention > 0;
     else
         a = arena_get_slow(a);
+    a->last_user = &tc;
     return a;
 }
 

@@ -120,14 +120,13 @@ typedef struct tc_entry {
     uintptr_t        key;
 } tc_entry_t;
 
-/* The arena lock: a futex word, 0 free, else LOCK_TAKEN, possibly with
- * LOCK_VISITOR (internal.h), or LOCK_WAITERS. */
+/* The arena lock: a futex word, 0 free, LOCK_TAKEN, or LOCK_WAITERS
+ * (taken, and someone may sleep on it). */
 typedef struct lock {
     int state;
 } lock_t;
 #define LOCK_TAKEN    1
 #define LOCK_WAITERS  2
-#define LOCK_VISITOR  4
 
 /* A segment of the main arena: sbrk'd memory, or an mmapped region used
  * when brk could not grow.  The record sits at the segment's start; the
@@ -160,6 +159,8 @@ typedef struct arena {
     chunk_t        *fastbins[NFASTBINS];
     chunk_t        *top;
     chunk_t        *last_remainder;
+    void           *last_user;           /* the thread-local state of the
+                                            last thread to allocate here  */
     chunk_t        *bins[NBINS * 2 - 2];
     unsigned        binmap[BINMAPSIZE];
     struct arena   *next;                /* all arenas, in creation order   */

@@ -3,12 +3,12 @@
  *
  * One producer allocates messages (32..512 bytes) and passes them through
  * a ring to one consumer, which frees them: every free is a visit to the
- * producer's arena, and the consumer often holds its lock.  Only one
+ * producer's arena (it "visits"), and the consumer often holds its lock.  Only one
  * thread allocates, so nothing contends for the arena as the design means
  * it: the producer must stay in the arena it started in (the main arena,
  * where the main thread allocated before), and no arena may be created.
- * (Before visitors marked the lock, the producer moved at every collision
- * and the run ended with several arenas, each holding some of its memory.)
+ * (When a thread moved at every collision, the producer went through
+ * several arenas, each left holding some of its memory.)
  * Then two producers share the main arena at first; they may separate, but
  * never by more than one arena each.
  */
