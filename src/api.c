@@ -83,7 +83,7 @@ static NOINLINE void *arena_alloc_full(size_t n, size_t align)
 
 /* The usual case of it: not under Valgrind, and the arena has the memory.
  * A single-threaded process goes straight to its arena (no lock to take,
- * no contention to count). */
+ * no last user to note). */
 static inline void *arena_alloc(size_t n, size_t align)
 {
     if (unlikely(vg_active))

@@ -132,30 +132,20 @@ found:
 
 /* The slow part of arena_get: a first arena, or another one.
  *
- * A thread moves only when other threads allocate in its arena too, and
- * it keeps finding the lock taken: each wait then adds CONTENTION_STEP to
- * a score that every uncontended lock takes 1 from, and the thread moves
- * when the score passes CONTENTION_MOVE.  "Other threads allocate here":
- * the last thread to allocate in the arena (arena_get notes it) is not
- * this one.  When it is, the lock is held by a thread that only frees
- * into the arena (a consumer freeing a producer's blocks, say) or reads
- * it; that thread would follow the blocks to any other arena, so the
- * thread waits - every move spreads its memory over one more arena. */
-#define CONTENTION_STEP 16
-#define CONTENTION_MOVE 48
+ * A thread moves when it finds its arena's lock taken and another thread
+ * has allocated there since this one last did (arena_get notes the last
+ * thread to allocate in each arena).  Otherwise the holder only frees into
+ * the arena (a consumer freeing a producer's blocks, say) or reads it;
+ * that thread would follow the blocks to any other arena, so the thread
+ * waits - every move spreads its memory over one more arena. */
 arena_t *arena_get_slow(arena_t *a)
 {
     if (a) {
         while (__atomic_load_n(&a->lock.state, __ATOMIC_RELAXED) == 0)
             if (lock_try(&a->lock))
                 return a;
-        if (__atomic_load_n(&a->last_user, __ATOMIC_RELAXED) != (void *)&tc) {
-            tc.contention += CONTENTION_STEP;
-            if (tc.contention > CONTENTION_MOVE) {
-                tc.contention = 0;
-                return arena_contended(a);
-            }
-        }
+        if (__atomic_load_n(&a->last_user, __ATOMIC_RELAXED) != (void *)&tc)
+            return arena_contended(a);
         lock_wait(&a->lock);
         return a;
     }

@@ -11,9 +11,7 @@
 static inline arena_t *arena_get(void)
 {
     arena_t *a = tc.arena;
-    if (likely(a && lock_try(&a->lock)))
-        tc.contention -= tc.contention > 0;
-    else
+    if (unlikely(!(a && lock_try(&a->lock))))
         a = arena_get_slow(a);
     a->last_user = &tc;
     return a;

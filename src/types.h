@@ -229,7 +229,6 @@ typedef struct tcache {
     uint16_t    state;
     uint16_t    listed;     /* on the list of all threads' caches     */
     uint16_t    hooked;     /* thread-exit hook set (tcache.c)        */
-    int         contention; /* score of waits for the arena (arena.c) */
     arena_t    *arena;
     struct tcache *next_tc, *prev_tc;   /* that list (arenas_lock)     */
 } tcache_t;
