@@ -577,30 +577,27 @@ def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, r
     head = "| workload | " + " | ".join(names) + " |"
     sep = "|---|" + "---:|" * len(names)
 
+    def time_table(key):
+        L.append(head)
+        L.append(sep)
+        for w, _, _, _ in works:
+            L.append("| %s | " % w + " | ".join(cell_text(w, a, key, fmt_time) for a in names) + " |")
+        if has_glibc:
+            L.append(geomean_row(works, names, med, key))
+        L.append("")
+
     L.append("## Wall time")
     L.append("")
     L.append("Median wall time; in parentheses the ratio to glibc (< 1 = faster than glibc).")
     L.append("")
-    L.append(head)
-    L.append(sep)
-    for w, _, _, _ in works:
-        L.append("| %s | " % w + " | ".join(cell_text(w, a, "wall", fmt_time) for a in names) + " |")
-    if has_glibc:
-        L.append(geomean_row(works, names, med, "wall"))
-    L.append("")
+    time_table("wall")
     if runs > 1:
         L.append("### Fastest run")
         L.append("")
         L.append("The fastest of the %d runs of each cell: other load on the machine only ever adds "
                  "time, so this is the run it disturbed least." % runs)
         L.append("")
-        L.append(head)
-        L.append(sep)
-        for w, _, _, _ in works:
-            L.append("| %s | " % w + " | ".join(cell_text(w, a, "best", fmt_time) for a in names) + " |")
-        if has_glibc:
-            L.append(geomean_row(works, names, med, "best"))
-        L.append("")
+        time_table("best")
 
     L.append("## Peak RSS")
     L.append("")

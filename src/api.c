@@ -188,14 +188,7 @@ static inline void free_block(void *mem)
         tcache_put_slow(p, size))
         return;
     arena_t *a = arena_for_chunk(p);
-    if (__libc_single_threaded) {
-        if (size <= mp.max_fast)
-            fastbin_push(a, p, size);
-        else
-            free_merge(a, p, size);
-        return;
-    }
-    lock_acquire(&a->lock);
+    lock_acquire(&a->lock);             /* no-op while single-threaded */
     if (size <= mp.max_fast)
         fastbin_push(a, p, size);
     else
