@@ -306,6 +306,24 @@ def callgrind_self_cost(path, func):
     return total
 
 
+def callgrind(vg, argv, lib, extra_env=None, out="/dev/null", timeout=300):
+    """Runs argv under callgrind, with lib preloaded in valgrind's
+    environment only (ptalloc as it runs outside valgrind); returns the
+    instructions collected.  RuntimeError when valgrind fails."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env.update(extra_env or {})
+    if lib:
+        env["LD_PRELOAD"] = lib
+        env["PTALLOC_VALGRIND"] = "0"
+    cmd = [vg, "--tool=callgrind", "--soname-synonyms=somalloc=NONE",
+           "--callgrind-out-file=" + out] + argv
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
+    if r.returncode != 0 or not m:
+        raise RuntimeError("valgrind failed (rc %d): %s" % (r.returncode, r.stderr.strip()[-300:]))
+    return int(m.group(1))
+
+
 def run_fastpath(allocs, fast_bin, tmp, notes):
     """Instructions per malloc(32)+free pair under callgrind: runs with N and
     2N pairs; the difference / N cancels startup and exit.  'total' counts
@@ -317,21 +335,11 @@ def run_fastpath(allocs, fast_bin, tmp, notes):
         notes.append("fast path not counted: valgrind not installed.")
         return {}
     n = 100000
-    base_env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     out = os.path.join(tmp, "callgrind.out")
 
     def measure(lib, count):
-        env = dict(base_env)
-        if lib:
-            env["LD_PRELOAD"] = lib       # the valgrind command's env only
-            env["PTALLOC_VALGRIND"] = "0" # ptalloc as it runs outside valgrind
-        cmd = [vg, "--tool=callgrind", "--soname-synonyms=somalloc=NONE",
-               "--callgrind-out-file=" + out, fast_bin, str(count)]
-        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-        m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
-        if r.returncode != 0 or not m:
-            raise RuntimeError("valgrind failed (rc %d): %s" % (r.returncode, r.stderr.strip()[-300:]))
-        return int(m.group(1)), callgrind_self_cost(out, "main")
+        total = callgrind(vg, [fast_bin, str(count)], lib, out=out)
+        return total, callgrind_self_cost(out, "main")
 
     res = {}
     for name, lib, _ in allocs:
@@ -363,7 +371,6 @@ def run_instr(allocs, works, scale, notes):
     if not vg:
         notes.append("instructions not counted: valgrind not installed.")
         return {}
-    base_env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     res = {}
     for wname, _, argv, wenv in works:
         if wname in INSTR_SKIP:
@@ -371,20 +378,9 @@ def run_instr(allocs, works, scale, notes):
         argv = argv[:-1] + [repr(scale)]       # the scale is the last argument
         counts = []
         for aname, lib, _ in allocs:
-            env = dict(base_env)
-            env.update(wenv or {})
-            if lib:
-                env["LD_PRELOAD"] = lib
-                env["PTALLOC_VALGRIND"] = "0"
-            cmd = [vg, "--tool=callgrind", "--soname-synonyms=somalloc=NONE",
-                   "--callgrind-out-file=/dev/null"] + argv
             try:
-                r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-                m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
-                if r.returncode != 0 or not m:
-                    raise RuntimeError("rc %d: %s" % (r.returncode, r.stderr.strip()[-200:]))
-                res[(wname, aname)] = int(m.group(1))
-                counts.append("%s=%.0fM" % (aname, int(m.group(1)) / 1e6))
+                res[(wname, aname)] = callgrind(vg, argv, lib, wenv, timeout=600)
+                counts.append("%s=%.0fM" % (aname, res[(wname, aname)] / 1e6))
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
                 notes.append("instructions of %s on %s not counted: %s" % (wname, aname, str(e)[:160]))
                 counts.append("%s=FAIL" % aname)

@@ -58,6 +58,12 @@ __attribute__((constructor)) static void read_options_late(void)
 
 /* ---- malloc ------------------------------------------------------------------ */
 
+/* A chunk of nb bytes from a (locked), aligned to align (0 = the usual 16). */
+static inline void *int_alloc(arena_t *a, size_t nb, size_t align)
+{
+    return align ? int_memalign(a, align, nb) : int_malloc(a, nb);
+}
+
 /* n bytes (aligned to align, 0 = the usual 16) from the thread's arena,
  * or from another one if that is out of memory.  NULL with ENOMEM.  The
  * general form, with Valgrind's red zones and the retry. */
@@ -66,12 +72,12 @@ static NOINLINE void *arena_alloc_full(size_t n, size_t align)
     size_t nb = request2size(vg_pad(n));
     vg_quiet();
     arena_t *a = arena_get();
-    void *mem = align ? int_memalign(a, align, nb) : int_malloc(a, nb);
+    void *mem = int_alloc(a, nb, align);
     if (unlikely(!mem)) {
         lock_release(&a->lock);
         a = arena_retry(a, nb);
         if (a)
-            mem = align ? int_memalign(a, align, nb) : int_malloc(a, nb);
+            mem = int_alloc(a, nb, align);
     }
     if (a)
         lock_release(&a->lock);
@@ -92,10 +98,10 @@ static inline void *arena_alloc(size_t n, size_t align)
     arena_t *a = tc.arena;
     void *mem;
     if (likely(a != NULL) && __libc_single_threaded) {
-        mem = align ? int_memalign(a, align, nb) : int_malloc(a, nb);
+        mem = int_alloc(a, nb, align);
     } else {
         a = arena_get();
-        mem = align ? int_memalign(a, align, nb) : int_malloc(a, nb);
+        mem = int_alloc(a, nb, align);
         lock_release(&a->lock);
     }
     if (likely(mem != NULL))

@@ -136,9 +136,9 @@ chunk_t *mmap_chunk_remap(chunk_t *p, size_t nb)
  * page fault per page, so - as the dynamic mmap threshold does - raise the
  * trim threshold to one and a half times what was trimmed (at most 64
  * MiB), unless the program set the threshold itself.  (Twice as much was
- * no faster on the benchmarks and kept ~4% more memory resident.)  Slow regrowth by small blocks is not
- * raised for: there the kept pages would mostly swell the resident set
- * (blocks are often touched sparsely). */
+ * no faster on the benchmarks and kept ~4% more memory resident.)  Slow
+ * regrowth by small blocks is not raised for: there the kept pages would
+ * mostly swell the resident set (blocks are often touched sparsely). */
 #define REGROWTH_BURST_BYTES_PER_MALLOC 16384
 static void note_regrowth(arena_t *a, size_t grow)
 {

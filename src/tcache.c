@@ -74,16 +74,16 @@ void tcache_process_init(void)
  * a page of libc.  A thread started later hooks itself when it sets up its
  * cache; the main thread on its next malloc that misses the cache
  * (tcache_hook_late). */
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+static void make_exit_key(void)
+{
+    exit_key_ok = pthread_key_create(&exit_key, thread_exit) == 0;
+}
+
 static void hook_thread_exit(void)
 {
-    static int key_state;               /* 0, 1 being made, 2 made, 3 failed */
-    int zero = 0;
-    if (__atomic_compare_exchange_n(&key_state, &zero, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
-        exit_key_ok = pthread_key_create(&exit_key, thread_exit) == 0;
-        __atomic_store_n(&key_state, exit_key_ok ? 2 : 3, __ATOMIC_RELEASE);
-    }
-    while (__atomic_load_n(&key_state, __ATOMIC_ACQUIRE) == 1)
-        __builtin_ia32_pause();
+    pthread_once(&exit_key_once, make_exit_key);
     tc.hooked = 1;
     if (exit_key_ok)
         pthread_setspecific(exit_key, &tc);
