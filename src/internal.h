@@ -94,6 +94,26 @@ static inline void lock_release(lock_t *l)
 /* ---- options.c ------------------------------------------------------------ */
 extern params_t mp;
 void options_init(void);                 /* reads the environment once       */
+
+/* Plain string loops for reading the environment at start-up.  libc's
+ * vectorised string functions sit in pages a program may never touch
+ * otherwise, and every page of libc that is faulted in (with its
+ * neighbours: the kernel maps up to 64 KiB around a fault in a file)
+ * counts in the resident set. */
+static inline size_t str_len(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+static inline int str_eqn(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
 int  options_mallopt(int param, int value);
 
 /* ---- init (api.c) --------------------------------------------------------- */

@@ -7,7 +7,6 @@
  * the plain glibc variable.  A setuid process ignores them all.
  */
 #include <malloc.h>
-#include <string.h>
 #include <limits.h>
 #include "internal.h"
 #include "ptalloc.h"
@@ -89,7 +88,7 @@ static int set(const struct option *o, long v)
 static const struct option *find(const char *name, size_t len)
 {
     for (size_t i = 0; i < NOPTIONS; i++)
-        if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0)
+        if (str_len(options[i].name) == len && str_eqn(options[i].name, name, len))
             return &options[i];
     return NULL;
 }
@@ -98,13 +97,14 @@ static const struct option *find(const char *name, size_t len)
 static int tunable_value(const char *tun, const char *name, const char **v, const char **vend)
 {
     static const char prefix[] = "glibc.malloc.";
-    size_t plen = sizeof prefix - 1, nlen = strlen(name);
+    size_t plen = sizeof prefix - 1, nlen = str_len(name);
     int found = 0;
     for (const char *s = tun; s && *s;) {
-        const char *e = strchr(s, ':');
-        if (!e) e = s + strlen(s);
-        if ((size_t)(e - s) > plen + nlen && strncmp(s, prefix, plen) == 0 &&
-            strncmp(s + plen, name, nlen) == 0 && s[plen + nlen] == '=') {
+        const char *e = s;
+        while (*e && *e != ':')
+            e++;
+        if ((size_t)(e - s) > plen + nlen && str_eqn(s, prefix, plen) &&
+            str_eqn(s + plen, name, nlen) && s[plen + nlen] == '=') {
             *v = s + plen + nlen + 1;
             *vend = e;
             found = 1;           /* the last one wins, as in glibc */
@@ -154,20 +154,20 @@ int options_mallopt(int param, int value)
 PUBLIC int ptalloc_set_option(const char *name, long value)
 {
     ensure_init();
-    const struct option *o = name ? find(name, strlen(name)) : NULL;
+    const struct option *o = name ? find(name, str_len(name)) : NULL;
     if (!o)
         return 0;
     lock_acquire(&main_arena.lock);
     int ok = set(o, value);
     lock_release(&main_arena.lock);
-    if (ok && strncmp(name, "tcache", 6) == 0)
+    if (ok && str_eqn(name, "tcache", 6))
         tcache_flush();       /* the calling thread picks the new shape up */
     return ok;
 }
 
 PUBLIC int ptalloc_get_option(const char *name, long *value)
 {
-    const struct option *o = name ? find(name, strlen(name)) : NULL;
+    const struct option *o = name ? find(name, str_len(name)) : NULL;
     if (!o)
         return 0;
     size_t v = *field(o);

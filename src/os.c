@@ -111,11 +111,11 @@ extern char **environ;
 const char *os_getenv(const char *name)
 {
     char **env = environ;
-    size_t n = strlen(name);
+    size_t n = str_len(name);
     if (!env)
         return NULL;
     for (; *env; env++)
-        if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+        if (str_eqn(*env, name, n) && (*env)[n] == '=')
             return *env + n + 1;
     return NULL;
 }
