@@ -64,6 +64,16 @@ static inline void unsorted_push(arena_t *a, chunk_t *p)
     fwd->bk = p;
 }
 
+/* Idle pages.  A free chunk of PURGE_MIN_CHUNK bytes or more, when sorted
+ * into its large bin, is stamped with the arena's grow epoch in the word
+ * after its header.  When the top has to grow, the chunks that have sat in
+ * their bins through a whole growth since are unused memory the program
+ * did not want, while it asks the system for more: their inner pages go
+ * back (sysmem.c: purge_idle), and the stamp says so. */
+#define PURGE_MIN_CHUNK  (16 * 1024)
+#define PURGED           ((size_t)-1)
+static inline size_t *purge_stamp(chunk_t *p) { return (size_t *)(p + 1); }
+
 void unlink_chunk(arena_t *a, chunk_t *p);              /* bins.c */
 void bin_insert_sorted(arena_t *a, chunk_t *p, size_t size);  /* bins.c */
 

@@ -24,6 +24,7 @@ params_t mp = {
     .tcache_max     = TCACHE_MAX_REQUEST,
     .max_fast       = DEFAULT_MXFAST,
     .valgrind       = 1,
+    .purge_idle     = 1,
 };
 
 #define NO_MALLOPT INT_MIN
@@ -57,6 +58,7 @@ static const struct option options[] = {
     { "tcache_unsorted_limit", NO_MALLOPT, NULL,                     "tcache_unsorted_limit", 0, LONG_MAX,       F(tcache_unsorted_limit), 0 },
     { "hugetlb",         NO_MALLOPT,       NULL,                     "hugetlb",        0, 2,                     F(hugetlb),        0 },
     { "valgrind",        NO_MALLOPT,       NULL,                     NULL,             0, 1,                     F(valgrind),       0 },
+    { "purge_idle",      NO_MALLOPT,       NULL,                     NULL,             0, 1,                     F(purge_idle),     0 },
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 

@@ -284,6 +284,36 @@ static int sub_heap_grow(arena_t *a, size_t nb)
     return 1;
 }
 
+/* Gives back the inner pages of the large free chunks that were binned
+ * before the previous growth of the top and have not been used since (see
+ * purge_stamp in bins.h).  Only whole pages past the chunk's header and
+ * stamp go; the chunk stays in its bin, and its pages come back zeroed
+ * when it is used again.  The largest bins are looked at first, and at
+ * most PURGE_SCAN chunks per growth, so the walk stays short. */
+#define PURGE_SCAN 256
+static void purge_idle(arena_t *a)
+{
+    size_t epoch = ++a->grow_epoch;
+    unsigned scanned = 0;
+    for (unsigned i = NBINS - 1; i >= largebin_index(PURGE_MIN_CHUNK); i--) {
+        chunk_t *bin = bin_at(a, i);
+        for (chunk_t *p = bin->fd; p != bin; p = p->fd) {
+            if (++scanned > PURGE_SCAN)
+                return;
+            size_t size = chunksize(p), *stamp = purge_stamp(p);
+            if (size < PURGE_MIN_CHUNK)
+                break;              /* sorted: the rest of the bin is smaller */
+            if (*stamp >= epoch - 1)
+                continue;           /* binned since the last growth, or purged */
+            uintptr_t from = align_up((uintptr_t)(stamp + 1), os_pagesize);
+            uintptr_t to = align_down((uintptr_t)p + size, os_pagesize);
+            if (to > from)
+                os_purge((void *)from, to - from);
+            *stamp = PURGED;
+        }
+    }
+}
+
 /* The top is too small for nb: get more from the system.  Lock held.
  * a == NULL: only an mmapped chunk will do. */
 void *sys_malloc(arena_t *a, size_t nb)
@@ -301,6 +331,8 @@ void *sys_malloc(arena_t *a, size_t nb)
         tried_mmap = 1;
     }
 
+    if (mp.purge_idle)
+        purge_idle(a);
     int ok = a == &main_arena ? main_grow(a, nb) : sub_heap_grow(a, nb);
     if (ok && chunksize(a->top) >= nb + MINSIZE)
         return split_top(a, nb);

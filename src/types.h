@@ -176,6 +176,7 @@ typedef struct arena {
     size_t          regrown;             /* bytes grown since then           */
     size_t          mallocs;             /* int_malloc calls, ever           */
     size_t          mallocs_at_trim;
+    size_t          grow_epoch;          /* times the arena's top has grown */
 } arena_t;
 
 #define ARENA_HAVE_FASTCHUNKS  1
@@ -199,6 +200,7 @@ typedef struct params {
     size_t   tcache_unsorted_limit;
     size_t   hugetlb;
     size_t   valgrind;             /* 1: report blocks to Valgrind when under it */
+    size_t   purge_idle;           /* 1: give back idle free pages as the top grows */
     /* derived */
     size_t   max_fast;             /* largest fastbin chunk size           */
     int      no_dyn_threshold;     /* a static setting turned the rule off */
