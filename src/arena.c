@@ -204,7 +204,10 @@ void arena_thread_detach(void)
  * registration is done no lock is taken; a fork meanwhile waits for it in
  * glibc (pthread_atfork and fork share a lock), and pthread_atfork may
  * allocate, which comes back here and must not wait. */
-int fork_hooks;     /* 0 none, -pid being registered by pid, FORK_HOOKS_DONE */
+/* 0 none, -pid being registered by pid, FORK_HOOKS_DONE.  Read by every
+ * lock_try, so on a cache line of its own start, away from the mmap
+ * bookkeeping that each mmapped chunk writes. */
+int fork_hooks __attribute__((aligned(CACHE_LINE)));
 static __thread int registering __attribute__((tls_model("initial-exec")));
 
 void fork_hooks_register(void)
