@@ -70,7 +70,7 @@ static inline void unsorted_push(arena_t *a, chunk_t *p)
  * their bins through a whole growth since are unused memory the program
  * did not want, while it asks the system for more: their inner pages go
  * back (sysmem.c: purge_idle), and the stamp says so. */
-#define PURGE_MIN_CHUNK  (16 * 1024)
+#define PURGE_MIN_CHUNK  (32 * 1024)
 #define PURGED           ((size_t)-1)
 static inline size_t *purge_stamp(chunk_t *p) { return (size_t *)(p + 1); }
 

@@ -1,5 +1,5 @@
 /*
- * Idle pages go back.  A free chunk of 16 KiB or more that has sat unused
+ * Idle pages go back.  A free chunk of 32 KiB or more that has sat unused
  * in its large bin while the top grew once, and then grows again, is memory
  * the program did not want while it asked the system for more: at that
  * growth its inner pages are released (madvise), though the chunk stays
@@ -9,7 +9,7 @@
  *    after growth 1 and has no resident inner page after growth 2;
  *  - a 256 KiB hole freed after growth 1 survives growth 2 and goes at
  *    growth 3 (the age counts from when the chunk was binned);
- *  - a 12 KiB hole (under 16 KiB) stays resident;
+ *  - a 24 KiB hole (under 32 KiB) stays resident;
  *  - the purged hole is still the best fit for its size: malloc returns
  *    it, its inner bytes read zero, it can be written, and the heap check
  *    passes throughout;
@@ -60,7 +60,7 @@ static void *grow(void)
 /* One round: three holes, three growths.  purge: whether pages go. */
 static void holes(int purge)
 {
-    const size_t HOLE = 512 * KiB, YOUNG = 256 * KiB, SMALL = 12 * KiB;
+    const size_t HOLE = 512 * KiB, YOUNG = 256 * KiB, SMALL = 24 * KiB;
     char *lo = malloc(64), *hole = malloc(HOLE), *g_a = malloc(64);
     char *young = malloc(YOUNG), *g_b = malloc(64), *small = malloc(SMALL), *hi = malloc(64);
     CHECK(lo && hole && g_a && young && g_b && small && hi);
@@ -96,7 +96,7 @@ static void holes(int purge)
     else
         CHECKF(got == total, "purge_idle=0: %zu of %zu young pages resident", got, total);
     got = inner_resident(small, SMALL, &total);
-    CHECKF(total >= 2 && got == total, "12 KiB hole: %zu of %zu pages resident", got, total);
+    CHECKF(total >= 2 && got == total, "24 KiB hole: %zu of %zu pages resident", got, total);
     t_heap_check("growth 3");
 
     /* A purged chunk is reused as any free chunk is. */
