@@ -37,10 +37,15 @@ static size_t resident(const void *p, size_t n, size_t *total)
     return count;
 }
 
-/* Pages of the chunk past its header page: the ones that may go. */
-static size_t inner_resident(const void *mem, size_t n, size_t *total)
+/* The pages of a free block past its header page (the ones that may go)
+ * must be all resident (resident = 1) or none. */
+static void expect_pages(const char *what, const void *mem, size_t n, int want_resident)
 {
-    return resident((const char *)mem + 64, n - 64, total);
+    size_t total, got = resident((const char *)mem + 64, n - 64, &total);
+    if (want_resident)
+        CHECKF(total >= 2 && got == total, "%s: %zu of %zu pages resident, want all", what, got, total);
+    else
+        CHECKF(got == 0, "%s: %zu of %zu pages still resident", what, got, total);
 }
 
 /* Makes the main arena's top grow once, with a request larger than the
@@ -67,36 +72,24 @@ static void holes(int purge)
     memset(hole, 0xab, HOLE);
     memset(young, 0xcd, YOUNG);
     memset(small, 0xef, SMALL);
-    size_t total, got;
 
     free(hole);
     free(small);
     void *g1 = grow();          /* sorts hole and small into their bins */
     CHECKF(m_where(hole) == PTALLOC_LARGEBIN, "hole is %s", m_where_name(m_where(hole)));
-    got = inner_resident(hole, HOLE, &total);
-    CHECKF(total > 100 && got == total, "after growth 1: %zu of %zu hole pages resident", got, total);
+    expect_pages("hole after growth 1", hole, HOLE, 1);
     t_heap_check("growth 1");
 
     free(young);
     void *g2 = grow();
-    got = inner_resident(hole, HOLE, &total);
-    if (purge)
-        CHECKF(got == 0, "after growth 2: %zu of %zu hole pages still resident", got, total);
-    else
-        CHECKF(got == total, "purge_idle=0: %zu of %zu hole pages resident", got, total);
+    expect_pages(purge ? "hole after growth 2" : "hole, purge_idle=0", hole, HOLE, !purge);
     CHECKF(m_where(hole) == PTALLOC_LARGEBIN, "hole is %s", m_where_name(m_where(hole)));
-    got = inner_resident(young, YOUNG, &total);
-    CHECKF(total > 50 && got == total, "after growth 2: %zu of %zu young pages resident", got, total);
+    expect_pages("young hole after growth 2", young, YOUNG, 1);
     t_heap_check("growth 2");
 
     void *g3 = grow();
-    got = inner_resident(young, YOUNG, &total);
-    if (purge)
-        CHECKF(got == 0, "after growth 3: %zu of %zu young pages still resident", got, total);
-    else
-        CHECKF(got == total, "purge_idle=0: %zu of %zu young pages resident", got, total);
-    got = inner_resident(small, SMALL, &total);
-    CHECKF(total >= 2 && got == total, "24 KiB hole: %zu of %zu pages resident", got, total);
+    expect_pages(purge ? "young hole after growth 3" : "young hole, purge_idle=0", young, YOUNG, !purge);
+    expect_pages("24 KiB hole after growth 3", small, SMALL, 1);
     t_heap_check("growth 3");
 
     /* A purged chunk is reused as any free chunk is. */
