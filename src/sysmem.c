@@ -288,17 +288,20 @@ static int sub_heap_grow(arena_t *a, size_t nb)
  * before the previous growth of the top and have not been used since (see
  * purge_stamp in bins.h).  Only whole pages past the chunk's header and
  * stamp go; the chunk stays in its bin, and its pages come back zeroed
- * when it is used again.  The largest bins are looked at first, and at
- * most PURGE_SCAN chunks per growth, so the walk stays short. */
-#define PURGE_SCAN 256
+ * when it is used again.  The largest bins are looked at first, at most
+ * PURGE_SCAN chunks and PURGE_CALLS madvise calls per growth, so the arena
+ * lock is not held long (in a threaded process each call interrupts the
+ * other CPUs to flush their TLBs); what is left goes at the next growths. */
+#define PURGE_SCAN  256
+#define PURGE_CALLS 16
 static void purge_idle(arena_t *a)
 {
     size_t epoch = ++a->grow_epoch;
-    unsigned scanned = 0;
+    unsigned scanned = 0, calls = 0;
     for (unsigned i = NBINS - 1; i >= largebin_index(PURGE_MIN_CHUNK); i--) {
         chunk_t *bin = bin_at(a, i);
         for (chunk_t *p = bin->fd; p != bin; p = p->fd) {
-            if (++scanned > PURGE_SCAN)
+            if (++scanned > PURGE_SCAN || calls >= PURGE_CALLS)
                 return;
             size_t size = chunksize(p), *stamp = purge_stamp(p);
             if (size < PURGE_MIN_CHUNK)
@@ -307,8 +310,10 @@ static void purge_idle(arena_t *a)
                 continue;           /* binned since the last growth, or purged */
             uintptr_t from = align_up((uintptr_t)(stamp + 1), os_pagesize);
             uintptr_t to = align_down((uintptr_t)p + size, os_pagesize);
-            if (to > from)
+            if (to > from) {
                 os_purge((void *)from, to - from);
+                calls++;
+            }
             *stamp = PURGED;
         }
     }
