@@ -121,6 +121,10 @@ static NOINLINE void *malloc_slow(size_t n)
          * chunks (32 bytes) are in slot 2. */
         if (n < 9 && tc.head[2] != TC_END)
             return tcache_pop(2);
+    } else if (n <= tcm.limit) {
+        void *mem = tcache_mid_get(request2size(n));
+        if (mem)
+            return mem;
     }
     ensure_init();
     if (unlikely(n > MAX_REQUEST)) {
@@ -187,6 +191,12 @@ static inline void free_block(void *mem)
         return;
     }
     check_free_pointer(p, size);
+    if (size >= TCACHE_MID_MIN && size < TCACHE_MID_END) {
+        if (unlikely(tc.state == TC_UNINIT))
+            tcache_thread_init();
+        if (size < tcm.end && tcache_mid_put(p, size))
+            return;
+    }
     /* The fast path let it through: the cache is full, not set up, or the
      * key is there (a double free, or user data that looks like one). */
     size_t slot = size >> 4;

@@ -184,6 +184,7 @@ void *aligned_alloc_impl(size_t align, size_t n);
 
 /* ---- tcache.c -------------------------------------------------------------- */
 extern __thread tcache_t tc __attribute__((tls_model("initial-exec")));
+extern __thread tcache_mid_t tcm __attribute__((tls_model("initial-exec")));
 extern uintptr_t tcache_key;
 extern tcache_t *all_tcaches;
 void tcache_fork_child(void);

@@ -54,7 +54,7 @@ static const struct option options[] = {
     { "arena_test",      M_ARENA_TEST,     "MALLOC_ARENA_TEST",      "arena_test",     1, INT_MAX,               F(arena_test),     IGNORE_NONPOS },
     { "arena_max",       M_ARENA_MAX,      "MALLOC_ARENA_MAX",       "arena_max",      1, INT_MAX,               F(arena_max),      IGNORE_NONPOS },
     { "tcache_count",    NO_MALLOPT,       NULL,                     "tcache_count",   0, TCACHE_MAX_COUNT,      F(tcache_count),   0 },
-    { "tcache_max",      NO_MALLOPT,       NULL,                     "tcache_max",     0, TCACHE_MAX_REQUEST,    F(tcache_max),     0 },
+    { "tcache_max",      NO_MALLOPT,       NULL,                     "tcache_max",     0, TCACHE_MAX_TUNABLE,    F(tcache_max),     0 },
     { "tcache_unsorted_limit", NO_MALLOPT, NULL,                     "tcache_unsorted_limit", 0, LONG_MAX,       F(tcache_unsorted_limit), 0 },
     { "hugetlb",         NO_MALLOPT,       NULL,                     "hugetlb",        0, 2,                     F(hugetlb),        0 },
     { "valgrind",        NO_MALLOPT,       NULL,                     NULL,             0, 1,                     F(valgrind),       0 },

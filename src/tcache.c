@@ -15,6 +15,7 @@
 __thread tcache_t tc __attribute__((tls_model("initial-exec"))) = {
     .head = { [0 ... TCACHE_SLOTS - 1] = TC_END },
 };
+__thread tcache_mid_t tcm __attribute__((tls_model("initial-exec")));
 uintptr_t tcache_key;
 
 static pthread_key_t exit_key;
@@ -107,6 +108,17 @@ void tcache_thread_init(void)
     size_t last = request2size(mp.tcache_max) >> 4;
     for (size_t s = 2; s <= last && s < TCACHE_SLOTS; s++)
         tc.room[s] = count;
+    tc.mid = &tcm;
+    tcm.limit = 0;
+    if (count && mp.tcache_max > TCACHE_MAX_REQUEST)
+        tcm.limit = mp.tcache_max < TCACHE_MID_MAX_REQUEST ? mp.tcache_max : TCACHE_MID_MAX_REQUEST;
+    tcm.end = 0;
+    if (tcm.limit) {
+        /* The class the largest request takes from is the last one
+         * worth filling. */
+        size_t k = (request2size(tcm.limit) - TCACHE_MID_MIN + (1u << TCACHE_MID_SHIFT) - 1) >> TCACHE_MID_SHIFT;
+        tcm.end = TCACHE_MID_MIN + ((k + 1) << TCACHE_MID_SHIFT);
+    }
     if (!tc.listed)
         list_add();
     tc.state = TC_ACTIVE;
@@ -135,6 +147,20 @@ void tcache_flush(void)
             e = next;
         }
     }
+    for (size_t i = 0; i < TCACHE_MID_CLASSES; i++) {
+        tc_entry_t *e = tcm.slot[i];
+        if (!e)
+            continue;
+        tcm.slot[i] = NULL;
+        if (!aligned_ok((uintptr_t)e))
+            malloc_error("malloc(): unaligned tcache chunk detected");
+        e->key = 0;
+        chunk_t *p = mem2chunk(e);
+        check_free_pointer(p, chunksize(p));
+        int_free(arena_for_chunk(p), p, 0);
+    }
+    tcm.limit = tcm.end = 0;
+    tcm.bytes = 0;
     tc.state = TC_UNINIT;
 }
 

@@ -63,4 +63,38 @@ static inline void *tcache_pop(size_t slot)
     return e;
 }
 
+/* The mid-size cache (types.h).  Put: a chunk of size TCACHE_MID_MIN or
+ * more, below TCACHE_MID_END; 0 when its class is taken.  A chunk that is
+ * there already is a double free. */
+static inline int tcache_mid_put(chunk_t *p, size_t size)
+{
+    tc_entry_t *e = (tc_entry_t *)chunk2mem(p);
+    tc_entry_t **slot = &tcm.slot[(size - TCACHE_MID_MIN) >> TCACHE_MID_SHIFT];
+    if (unlikely(e->key == tc.key) && *slot == e)
+        malloc_error("free(): double free detected in tcache 2");
+    if (*slot)
+        return 0;
+    e->key = tc.key;
+    e->next = NULL;
+    *slot = e;
+    tcm.bytes += size;
+    return 1;
+}
+
+/* Get: a cached chunk of at least nb bytes (TCACHE_MID_MIN < nb <=
+ * TCACHE_MID_MAX_NB), or NULL. */
+static inline void *tcache_mid_get(size_t nb)
+{
+    size_t k = (nb - TCACHE_MID_MIN + (1u << TCACHE_MID_SHIFT) - 1) >> TCACHE_MID_SHIFT;
+    tc_entry_t *e = tcm.slot[k];
+    if (!e)
+        return NULL;
+    if (unlikely(!aligned_ok((uintptr_t)e)))
+        malloc_error("malloc(): unaligned tcache chunk detected");
+    tcm.slot[k] = NULL;
+    tcm.bytes -= chunksize(mem2chunk(e));
+    e->key = 0;
+    return e;
+}
+
 #endif

@@ -88,6 +88,23 @@
 #define TCACHE_DEFAULT_COUNT 7
 #define TCACHE_MAX_COUNT   65535
 
+/* The mid-size cache, the tcache's continuation for chunk sizes from 1056
+ * to 4127 (requests up to 4056), on when tcache_max is set above 1032 (as
+ * glibc 2.42 caches larger chunks then): one free chunk per class of 64
+ * bytes of chunk size, per thread.  A chunk goes to the class its size starts; a
+ * request takes from the class whose every chunk is large enough, so it
+ * may get up to 96 bytes more than it asked for.  The slow paths use it
+ * (tcache.h); the public tcache index continues from 64. */
+#define TCACHE_MID_CLASSES 48
+#define TCACHE_MID_SHIFT   6
+#define TCACHE_MID_MIN     (TCACHE_SLOTS * 16)
+#define TCACHE_MID_END     (TCACHE_MID_MIN + (TCACHE_MID_CLASSES << TCACHE_MID_SHIFT))
+#define TCACHE_MID_MAX_NB  (TCACHE_MID_END - (1u << TCACHE_MID_SHIFT))
+#define TCACHE_MID_MAX_REQUEST (TCACHE_MID_MAX_NB - 8u)
+/* The largest tcache_max accepted (glibc 2.42's); above 4056 it changes
+ * nothing. */
+#define TCACHE_MAX_TUNABLE (4ul << 20)
+
 /* Sub-heaps of non-main arenas. */
 #define HEAP_MIN_SIZE      (32u * 1024)
 #define HEAP_MAX_SIZE      (64ul * 1024 * 1024)
@@ -238,8 +255,17 @@ typedef struct tcache {
     uint16_t    hooked;     /* thread-exit hook set (tcache.c)        */
     arena_t    *arena;
     struct tcache *next_tc, *prev_tc;   /* that list (arenas_lock)     */
+    struct tcache_mid *mid;             /* the thread's mid-size cache */
 } tcache_t;
 
 #define TC_END ((tc_entry_t *)1)
+
+/* The mid-size cache of a thread (zero until its tcache is set up). */
+typedef struct tcache_mid {
+    size_t      limit;      /* largest request size it serves; 0 = off  */
+    size_t      end;        /* chunk sizes below this it takes          */
+    size_t      bytes;      /* in all its chunks                          */
+    tc_entry_t *slot[TCACHE_MID_CLASSES];
+} tcache_mid_t;
 
 #endif

@@ -60,8 +60,17 @@ static int in_fastbin(arena_t *a, chunk_t *p, int *idx)
 
 static int in_tcache(chunk_t *p, int *idx)
 {
-    size_t slot = chunksize(p) >> 4;
-    if (slot >= TCACHE_SLOTS || tc.state != TC_ACTIVE)
+    size_t size = chunksize(p), slot = size >> 4;
+    if (tc.state != TC_ACTIVE)
+        return 0;
+    if (size >= TCACHE_MID_MIN && size < TCACHE_MID_END) {
+        size_t k = (size - TCACHE_MID_MIN) >> TCACHE_MID_SHIFT;
+        if (tcm.slot[k] != chunk2mem(p))
+            return 0;
+        *idx = TCACHE_BINS + (int)k;
+        return 1;
+    }
+    if (slot >= TCACHE_SLOTS)
         return 0;
     size_t guard = 0;
     for (tc_entry_t *e = tc.head[slot]; e != TC_END && aligned_ok((uintptr_t)e) && guard < 70000; e = reveal_ptr(&e->next), guard++)
@@ -208,8 +217,14 @@ static size_t bin_contents(int arena, int kind, int index, void **out, size_t ma
     arena_t *a = arena_by_number(arena);
     size_t n = 0;
     if (kind == PTALLOC_TCACHE) {
-        if (index < 0 || index >= TCACHE_BINS || tc.state != TC_ACTIVE)
+        if (index < 0 || index >= TCACHE_BINS + TCACHE_MID_CLASSES || tc.state != TC_ACTIVE)
             return 0;
+        if (index >= TCACHE_BINS) {
+            tc_entry_t *e = tcm.slot[index - TCACHE_BINS];
+            if (e && max)
+                out[0] = e;
+            return e != NULL;
+        }
         for (tc_entry_t *e = tc.head[index + 2]; e != TC_END && aligned_ok((uintptr_t)e); e = reveal_ptr(&e->next)) {
             if (n < max) out[n] = e;
             n++;
@@ -351,10 +366,12 @@ PUBLIC void ptalloc_print_heap(int fd)
     for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
         void *items[8];
         fmt_printf(&b, "\nbins of arena %d:\n", a->number);
-        for (int i = 0; i < TCACHE_BINS && a == &main_arena; i++) {
+        for (int i = 0; i < TCACHE_BINS + TCACHE_MID_CLASSES && a == &main_arena; i++) {
             size_t n = bin_contents(0, PTALLOC_TCACHE, i, items, 8);
             if (!n) continue;
-            fmt_printf(&b, "  tcache[%2d] (%4d bytes) %zu:", i, (i + 2) * 16, n);
+            int size = i < TCACHE_BINS ? (i + 2) * 16
+                                       : TCACHE_MID_MIN + ((i - TCACHE_BINS) << TCACHE_MID_SHIFT);
+            fmt_printf(&b, "  tcache[%2d] (%4d bytes%s) %zu:", i, size, i < TCACHE_BINS ? "" : " +", n);
             for (size_t k = 0; k < n && k < 8; k++) fmt_printf(&b, " -> %p", items[k]);
             fmt_printf(&b, "%s\n", n > 8 ? " ..." : "");
         }

@@ -644,9 +644,13 @@ static void op_mallopt(void)
             v = v8 % 3;
             want = v <= 1;
         } else {
+            /* tcache_max: small, the mid-size range (1033..4056 and a
+             * little past it), and around the 4 MiB limit. */
             v = which == 6 ? (v8 < 200 ? v8 % 20 : (long)(v8 - 200) * 100)
-                           : (v8 < 250 ? (long)v8 * 5 : 1032 + (v8 - 250));
-            want = which == 6 || v <= 1032;
+                           : v8 < 200 ? (long)v8 * 5
+                           : v8 < 250 ? 1032 + (long)(v8 - 200) * 61
+                           : (4L << 20) - 4 + (v8 - 250);
+            want = which == 6 || v <= (4L << 20);
         }
         T("%u: ptalloc_set_option(%s, %ld)\n", op_no, opt_names[o], v);
         opt_dirty[o] = 1;

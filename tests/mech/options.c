@@ -35,7 +35,7 @@ static const struct { const char *name; long def; long good; long bad[3]; int nb
     { "perturb",               0,       0x5a,    { 256, -1 }, 2 },
     { "arena_test",            8,       4,       { 0, -1 }, 2 },
     { "tcache_count",          7,       3,       { 65536, -1 }, 2 },
-    { "tcache_max",            1032,    200,     { 1033, -1 }, 2 },
+    { "tcache_max",            1032,    200,     { 4194305, -1 }, 2 },
     { "tcache_unsorted_limit", 0,       10,      { -1 }, 1 },
     { "hugetlb",               0,       1,       { 3, -1 }, 2 },
 };
