@@ -91,10 +91,10 @@
 /* The mid-size cache, the tcache's continuation for chunk sizes from 1056
  * to 4127 (requests up to 4056), on when tcache_max is set above 1032 (as
  * glibc 2.42 caches larger chunks then): one free chunk per class of 64
- * bytes of chunk size, per thread.  A chunk goes to the class its size starts; a
- * request takes from the class whose every chunk is large enough, so it
- * may get up to 96 bytes more than it asked for.  The slow paths use it
- * (tcache.h); the public tcache index continues from 64. */
+ * bytes of chunk size, per thread.  A chunk goes to the class its size
+ * starts; a request takes from the class whose every chunk is large
+ * enough, so it may get up to 96 bytes more than it asked for.  The slow
+ * paths use it (tcache.h); the public tcache index continues from 64. */
 #define TCACHE_MID_CLASSES 48
 #define TCACHE_MID_SHIFT   6
 #define TCACHE_MID_MIN     (TCACHE_SLOTS * 16)
