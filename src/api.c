@@ -205,10 +205,7 @@ static inline void free_block(void *mem)
         return;
     arena_t *a = arena_for_chunk(p);
     lock_acquire(&a->lock);             /* no-op while single-threaded */
-    if (size <= mp.max_fast)
-        fastbin_push(a, p, size);
-    else
-        free_merge(a, p, size);
+    free_locked(a, p, size);
     lock_release(&a->lock);
 }
 

@@ -258,7 +258,6 @@ static void check_one_tcache(struct check_ctx *c, tcache_t *t)
     struct tcache_mid *m = t->mid;
     if (!m)
         return;
-    size_t bytes = 0;
     for (size_t k = 0; k < TCACHE_MID_CLASSES; k++) {
         tc_entry_t *e = m->slot[k];
         if (!e)
@@ -268,17 +267,14 @@ static void check_one_tcache(struct check_ctx *c, tcache_t *t)
             continue;
         }
         chunk_t *p = mem2chunk(e);
-        size_t size = chunksize(p), lo = TCACHE_MID_MIN + (k << TCACHE_MID_SHIFT);
-        if (size < lo || size >= lo + (1u << TCACHE_MID_SHIFT) || size >= m->end)
+        size_t size = chunksize(p);
+        if (size < TCACHE_MID_MIN || TCACHE_MID_CLASS_OF_CHUNK(size) != k || size >= m->end)
             problem(c, "tcache chunk of the wrong size", p, size);
         if (e->key != tcache_key)
             problem(c, "tcache chunk without the key", p, TCACHE_BINS + k);
         if (chunk_is_mmapped(p) || !inuse(p))
             problem(c, "tcache chunk not marked in use", p, TCACHE_BINS + k);
-        bytes += size;
     }
-    if (bytes != m->bytes)
-        problem(c, "mid-size cache byte count wrong", m, m->bytes);
 }
 
 /* The calling thread's cache; with all_threads, every live thread's (the

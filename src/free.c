@@ -88,12 +88,7 @@ void int_free(arena_t *a, chunk_t *p, int have_lock)
 
     if (!have_lock)
         lock_acquire(&a->lock);
-
-    if (size <= mp.max_fast)
-        fastbin_push(a, p, size);
-    else
-        free_merge(a, p, size);
-
+    free_locked(a, p, size);
     if (!have_lock)
         lock_release(&a->lock);
 }

@@ -238,6 +238,17 @@ static inline void fastbin_push(arena_t *a, chunk_t *p, size_t size)
     a->flags |= ARENA_HAVE_FASTCHUNKS;
 }
 
+/* Frees a chunk of a non-mmapped size into arena a (lock held): its
+ * fastbin, or merged into the unsorted bin or the top.  int_free's body,
+ * inline for free()'s own slow path. */
+static inline void free_locked(arena_t *a, chunk_t *p, size_t size)
+{
+    if (size <= mp.max_fast)
+        fastbin_push(a, p, size);
+    else
+        free_merge(a, p, size);
+}
+
 /* ---- stats.c --------------------------------------------------------------- */
 struct arena_totals {
     size_t system, max_system, top, free_bytes, free_chunks, fast_bytes, fast_chunks;

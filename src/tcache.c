@@ -112,16 +112,21 @@ void tcache_thread_init(void)
     tcm.limit = 0;
     if (count && mp.tcache_max > TCACHE_MAX_REQUEST)
         tcm.limit = mp.tcache_max < TCACHE_MID_MAX_REQUEST ? mp.tcache_max : TCACHE_MID_MAX_REQUEST;
-    tcm.end = 0;
-    if (tcm.limit) {
-        /* The class the largest request takes from is the last one
-         * worth filling. */
-        size_t k = (request2size(tcm.limit) - TCACHE_MID_MIN + (1u << TCACHE_MID_SHIFT) - 1) >> TCACHE_MID_SHIFT;
-        tcm.end = TCACHE_MID_MIN + ((k + 1) << TCACHE_MID_SHIFT);
-    }
+    /* The class the largest request takes from is the last one worth
+     * filling. */
+    tcm.end = tcm.limit ? TCACHE_MID_CLASS_MIN(TCACHE_MID_CLASS_FOR(request2size(tcm.limit)) + 1) : 0;
     if (!tc.listed)
         list_add();
     tc.state = TC_ACTIVE;
+}
+
+/* A cached chunk back to its arena. */
+static void give_back(tc_entry_t *e)
+{
+    e->key = 0;
+    chunk_t *p = mem2chunk(e);
+    check_free_pointer(p, chunksize(p));
+    int_free(arena_for_chunk(p), p, 0);
 }
 
 /* Returns every cached chunk to its arena and leaves the cache empty and
@@ -140,10 +145,7 @@ void tcache_flush(void)
             tc_entry_t *next = reveal_ptr(&e->next);
             if (next != TC_END && !aligned_ok((uintptr_t)next))
                 malloc_error("malloc(): unaligned tcache chunk detected");
-            e->key = 0;
-            chunk_t *p = mem2chunk(e);
-            check_free_pointer(p, chunksize(p));
-            int_free(arena_for_chunk(p), p, 0);
+            give_back(e);
             e = next;
         }
     }
@@ -154,13 +156,9 @@ void tcache_flush(void)
         tcm.slot[i] = NULL;
         if (!aligned_ok((uintptr_t)e))
             malloc_error("malloc(): unaligned tcache chunk detected");
-        e->key = 0;
-        chunk_t *p = mem2chunk(e);
-        check_free_pointer(p, chunksize(p));
-        int_free(arena_for_chunk(p), p, 0);
+        give_back(e);
     }
     tcm.limit = tcm.end = 0;
-    tcm.bytes = 0;
     tc.state = TC_UNINIT;
 }
 

@@ -69,7 +69,7 @@ static inline void *tcache_pop(size_t slot)
 static inline int tcache_mid_put(chunk_t *p, size_t size)
 {
     tc_entry_t *e = (tc_entry_t *)chunk2mem(p);
-    tc_entry_t **slot = &tcm.slot[(size - TCACHE_MID_MIN) >> TCACHE_MID_SHIFT];
+    tc_entry_t **slot = &tcm.slot[TCACHE_MID_CLASS_OF_CHUNK(size)];
     if (unlikely(e->key == tc.key) && *slot == e)
         malloc_error("free(): double free detected in tcache 2");
     if (*slot)
@@ -77,7 +77,6 @@ static inline int tcache_mid_put(chunk_t *p, size_t size)
     e->key = tc.key;
     e->next = NULL;
     *slot = e;
-    tcm.bytes += size;
     return 1;
 }
 
@@ -85,14 +84,13 @@ static inline int tcache_mid_put(chunk_t *p, size_t size)
  * TCACHE_MID_MAX_NB), or NULL. */
 static inline void *tcache_mid_get(size_t nb)
 {
-    size_t k = (nb - TCACHE_MID_MIN + (1u << TCACHE_MID_SHIFT) - 1) >> TCACHE_MID_SHIFT;
+    size_t k = TCACHE_MID_CLASS_FOR(nb);
     tc_entry_t *e = tcm.slot[k];
     if (!e)
         return NULL;
     if (unlikely(!aligned_ok((uintptr_t)e)))
         malloc_error("malloc(): unaligned tcache chunk detected");
     tcm.slot[k] = NULL;
-    tcm.bytes -= chunksize(mem2chunk(e));
     e->key = 0;
     return e;
 }

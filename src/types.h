@@ -101,6 +101,12 @@
 #define TCACHE_MID_END     (TCACHE_MID_MIN + (TCACHE_MID_CLASSES << TCACHE_MID_SHIFT))
 #define TCACHE_MID_MAX_NB  (TCACHE_MID_END - (1u << TCACHE_MID_SHIFT))
 #define TCACHE_MID_MAX_REQUEST (TCACHE_MID_MAX_NB - 8u)
+/* The class a free chunk of that size is filed under; the class whose
+ * every chunk is at least nb bytes; the smallest chunk size of class k. */
+#define TCACHE_MID_CLASS_OF_CHUNK(size) (((size) - TCACHE_MID_MIN) >> TCACHE_MID_SHIFT)
+#define TCACHE_MID_CLASS_FOR(nb) \
+    (((nb) - TCACHE_MID_MIN + (1u << TCACHE_MID_SHIFT) - 1) >> TCACHE_MID_SHIFT)
+#define TCACHE_MID_CLASS_MIN(k)  (TCACHE_MID_MIN + ((size_t)(k) << TCACHE_MID_SHIFT))
 /* The largest tcache_max accepted (glibc 2.42's); above 4056 it changes
  * nothing. */
 #define TCACHE_MAX_TUNABLE (4ul << 20)
@@ -264,7 +270,6 @@ typedef struct tcache {
 typedef struct tcache_mid {
     size_t      limit;      /* largest request size it serves; 0 = off  */
     size_t      end;        /* chunk sizes below this it takes          */
-    size_t      bytes;      /* in all its chunks                          */
     tc_entry_t *slot[TCACHE_MID_CLASSES];
 } tcache_mid_t;
 

@@ -64,7 +64,7 @@ static int in_tcache(chunk_t *p, int *idx)
     if (tc.state != TC_ACTIVE)
         return 0;
     if (size >= TCACHE_MID_MIN && size < TCACHE_MID_END) {
-        size_t k = (size - TCACHE_MID_MIN) >> TCACHE_MID_SHIFT;
+        size_t k = TCACHE_MID_CLASS_OF_CHUNK(size);
         if (tcm.slot[k] != chunk2mem(p))
             return 0;
         *idx = TCACHE_BINS + (int)k;
@@ -370,7 +370,7 @@ PUBLIC void ptalloc_print_heap(int fd)
             size_t n = bin_contents(0, PTALLOC_TCACHE, i, items, 8);
             if (!n) continue;
             int size = i < TCACHE_BINS ? (i + 2) * 16
-                                       : TCACHE_MID_MIN + ((i - TCACHE_BINS) << TCACHE_MID_SHIFT);
+                                       : (int)TCACHE_MID_CLASS_MIN(i - TCACHE_BINS);
             fmt_printf(&b, "  tcache[%2d] (%4d bytes%s) %zu:", i, size, i < TCACHE_BINS ? "" : " +", n);
             for (size_t k = 0; k < n && k < 8; k++) fmt_printf(&b, " -> %p", items[k]);
             fmt_printf(&b, "%s\n", n > 8 ? " ..." : "");
