@@ -46,10 +46,10 @@ int  ptalloc_check(int flags);
 enum ptalloc_where {
     PTALLOC_INUSE = 0,      /* handed out to the program                 */
     PTALLOC_TCACHE,         /* in a thread cache (bin = tcache index:
-                               0..63 chunk size (bin + 2) * 16; with
-                               tcache_max above 1032, 64..111 the mid-size
-                               classes, chunk sizes from 1056 + 64 * (bin
-                               - 64), one chunk each)                    */
+                               0..63 chunk size (bin + 2) * 16;
+                               64..111 the mid-size classes, chunk sizes
+                               from 1056 + 64 * (bin - 64), one chunk
+                               each)                                     */
     PTALLOC_FASTBIN,        /* in a fastbin (bin = fastbin index)        */
     PTALLOC_UNSORTED,       /* in the unsorted bin (bin = 1)             */
     PTALLOC_SMALLBIN,       /* in a small bin (bin = 2..63)              */

@@ -20,16 +20,8 @@ NOINLINE void free_merge(arena_t *a, chunk_t *p, size_t size)
     ASSERT(size == chunksize(p) && !chunk_is_mmapped(p));
     ASSERT(arena_for_chunk(p) == a);
 
-    if (unlikely(p == a->top))
-        malloc_error("double free or corruption (top)");
-    if (unlikely(contiguous(a) && a == &main_arena &&
-                 (char *)next >= (char *)a->top + chunksize(a->top)))
-        malloc_error("double free or corruption (out)");
-    if (unlikely(!prev_inuse(next)))
-        malloc_error("double free or corruption (!prev)");
+    check_free_next(a, p, next, true);
     size_t nextsize = chunksize(next);
-    if (unlikely(next->size <= 2 * SIZE_SZ || nextsize >= a->system_mem))
-        malloc_error("free(): invalid next size (normal)");
 
     perturb_free(chunk2mem(p), size - 2 * SIZE_SZ);
 

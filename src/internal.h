@@ -207,6 +207,30 @@ static inline void check_free_pointer(const chunk_t *p, size_t size)
         malloc_error("free(): invalid size");
 }
 
+/* The checks of a free that look at the arena and the next chunk: p is
+ * not the top, ends inside the arena, the next chunk says p is in use and
+ * has a sane size.  The mid-size cache runs them without the lock
+ * (tcache.h): the loads are relaxed, and nothing another thread may change
+ * meanwhile (the top, the arena's size, the next chunk split or merged)
+ * can make an in-use chunk fail them - its PREV_INUSE bit is p's owner's.
+ * Only the end-of-arena test needs the lock: without it, the top may be
+ * seen in a new mapping below p. */
+static inline void check_free_next(arena_t *a, const chunk_t *p, const chunk_t *next, bool locked)
+{
+    const chunk_t *top = __atomic_load_n(&a->top, __ATOMIC_RELAXED);
+    if (unlikely(p == top))
+        malloc_error("double free or corruption (top)");
+    if (locked && unlikely(contiguous(a) && a == &main_arena &&
+                           (const char *)next >= (const char *)top + chunksize(top)))
+        malloc_error("double free or corruption (out)");
+    size_t nsize = __atomic_load_n(&next->size, __ATOMIC_RELAXED);
+    if (unlikely(!(nsize & PREV_INUSE)))
+        malloc_error("double free or corruption (!prev)");
+    if (unlikely(nsize <= 2 * SIZE_SZ ||
+                 (nsize & ~(size_t)SIZE_BITS) >= __atomic_load_n(&a->system_mem, __ATOMIC_RELAXED)))
+        malloc_error("free(): invalid next size (normal)");
+}
+
 /* Safe-linking: next pointers in tcache and fastbins are stored XORed with
  * the address of the field shifted right by a page, so a leaked or
  * overwritten pointer does not give (or take) a usable address. */

@@ -25,6 +25,7 @@ params_t mp = {
     .max_fast       = DEFAULT_MXFAST,
     .valgrind       = 1,
     .purge_idle     = 1,
+    .tcache_mid     = 1,
 };
 
 #define NO_MALLOPT INT_MIN
@@ -59,6 +60,7 @@ static const struct option options[] = {
     { "hugetlb",         NO_MALLOPT,       NULL,                     "hugetlb",        0, 2,                     F(hugetlb),        0 },
     { "valgrind",        NO_MALLOPT,       NULL,                     NULL,             0, 1,                     F(valgrind),       0 },
     { "purge_idle",      NO_MALLOPT,       NULL,                     NULL,             0, 1,                     F(purge_idle),     0 },
+    { "tcache_mid",      NO_MALLOPT,       NULL,                     NULL,             0, 1,                     F(tcache_mid),     0 },
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 

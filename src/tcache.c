@@ -109,9 +109,11 @@ void tcache_thread_init(void)
     for (size_t s = 2; s <= last && s < TCACHE_SLOTS; s++)
         tc.room[s] = count;
     tc.mid = &tcm;
+    /* tcache_max above 1032 caps the mid-size cache; below, it is off. */
     tcm.limit = 0;
-    if (count && mp.tcache_max > TCACHE_MAX_REQUEST)
-        tcm.limit = mp.tcache_max < TCACHE_MID_MAX_REQUEST ? mp.tcache_max : TCACHE_MID_MAX_REQUEST;
+    if (count && mp.tcache_mid && mp.tcache_max >= TCACHE_MAX_REQUEST)
+        tcm.limit = mp.tcache_max > TCACHE_MAX_REQUEST && mp.tcache_max < TCACHE_MID_MAX_REQUEST
+                        ? mp.tcache_max : TCACHE_MID_MAX_REQUEST;
     /* The class the largest request takes from is the last one worth
      * filling. */
     tcm.end = tcm.limit ? TCACHE_MID_CLASS_MIN(TCACHE_MID_CLASS_FOR(request2size(tcm.limit)) + 1) : 0;

@@ -74,6 +74,8 @@ static inline int tcache_mid_put(chunk_t *p, size_t size)
         malloc_error("free(): double free detected in tcache 2");
     if (*slot)
         return 0;
+    /* Freed into the bins, the chunk would meet these checks there. */
+    check_free_next(arena_for_chunk(p), p, chunk_at(p, size), false);
     e->key = tc.key;
     e->next = NULL;
     *slot = e;
@@ -81,11 +83,14 @@ static inline int tcache_mid_put(chunk_t *p, size_t size)
 }
 
 /* Get: a cached chunk of at least nb bytes (TCACHE_MID_MIN < nb <=
- * TCACHE_MID_MAX_NB), or NULL. */
+ * TCACHE_MID_MAX_NB), or NULL.  The chunk of nb's own class will do if it
+ * is large enough; every chunk of the next class is. */
 static inline void *tcache_mid_get(size_t nb)
 {
-    size_t k = TCACHE_MID_CLASS_FOR(nb);
+    size_t k = TCACHE_MID_CLASS_OF_CHUNK(nb);
     tc_entry_t *e = tcm.slot[k];
+    if (!e || chunksize(mem2chunk(e)) < nb)
+        e = tcm.slot[++k];
     if (!e)
         return NULL;
     if (unlikely(!aligned_ok((uintptr_t)e)))

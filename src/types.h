@@ -89,12 +89,14 @@
 #define TCACHE_MAX_COUNT   65535
 
 /* The mid-size cache, the tcache's continuation for chunk sizes from 1056
- * to 4127 (requests up to 4056), on when tcache_max is set above 1032 (as
- * glibc 2.42 caches larger chunks then): one free chunk per class of 64
- * bytes of chunk size, per thread.  A chunk goes to the class its size
- * starts; a request takes from the class whose every chunk is large
- * enough, so it may get up to 96 bytes more than it asked for.  The slow
- * paths use it (tcache.h); the public tcache index continues from 64. */
+ * to 4127 (requests up to 4056): one free chunk per class of 64 bytes of
+ * chunk size, per thread.  On by default (option tcache_mid); a tcache_max
+ * above 1032 caps it (glibc 2.42 caches chunks that large in its tcache),
+ * one below 1032 turns it off.  A chunk goes to the class its size
+ * starts; a request takes the chunk of its own class if that is large
+ * enough, else the next class's, so it may get up to 96 bytes more than
+ * it asked for.  The slow paths use it (tcache.h); the public tcache
+ * index continues from 64. */
 #define TCACHE_MID_CLASSES 48
 #define TCACHE_MID_SHIFT   6
 #define TCACHE_MID_MIN     (TCACHE_SLOTS * 16)
@@ -229,6 +231,7 @@ typedef struct params {
     size_t   hugetlb;
     size_t   valgrind;             /* 1: report blocks to Valgrind when under it */
     size_t   purge_idle;           /* 1: give back idle free pages as the top grows */
+    size_t   tcache_mid;           /* 1: the mid-size cache, unless tcache_max < 1032 */
     /* derived */
     size_t   max_fast;             /* largest fastbin chunk size           */
     int      no_dyn_threshold;     /* a static setting turned the rule off */
@@ -270,7 +273,9 @@ typedef struct tcache {
 typedef struct tcache_mid {
     size_t      limit;      /* largest request size it serves; 0 = off  */
     size_t      end;        /* chunk sizes below this it takes          */
-    tc_entry_t *slot[TCACHE_MID_CLASSES];
+    /* One more than the classes, always empty: a request of the last
+     * class may look at "the next class" (tcache_mid_get). */
+    tc_entry_t *slot[TCACHE_MID_CLASSES + 1];
 } tcache_mid_t;
 
 #endif

@@ -62,7 +62,7 @@ int main(void)
 
     /* ---- heap allocations ------------------------------------------ */
     {
-        const size_t sizes[] = { 2000, 5000, 20000, 100000 };   /* not tcache, not mmapped */
+        const size_t sizes[] = { 5000, 9000, 20000, 100000 };   /* not cached, not mmapped */
         for (unsigned i = 0; i < 4; i++) {
             size_t n = sizes[i];
             struct mallinfo2 a = mallinfo2();
@@ -80,15 +80,15 @@ int main(void)
         /* many at once */
         void *p[200];
         struct mallinfo2 a = mallinfo2();
-        for (int i = 0; i < 200; i++) p[i] = malloc(3000);
+        for (int i = 0; i < 200; i++) p[i] = malloc(5000);
         struct mallinfo2 b = mallinfo2();
-        CHECKF(b.uordblks >= a.uordblks + 200 * 3000, "200 x malloc(3000): uordblks %zu -> %zu", a.uordblks, b.uordblks);
-        CHECKF(b.arena >= 200 * 3000, "arena %zu too small", b.arena);
+        CHECKF(b.uordblks >= a.uordblks + 200 * 5000, "200 x malloc(5000): uordblks %zu -> %zu", a.uordblks, b.uordblks);
+        CHECKF(b.arena >= 200 * 5000, "arena %zu too small", b.arena);
         for (int i = 0; i < 200; i += 2) free(p[i]);
         struct mallinfo2 c = mallinfo2();
         CHECKF(c.ordblks > b.ordblks, "freeing every other block did not add free chunks: ordblks %zu -> %zu",
                b.ordblks, c.ordblks);
-        CHECKF(c.fordblks >= b.fordblks + 100 * 3000, "fordblks %zu -> %zu", b.fordblks, c.fordblks);
+        CHECKF(c.fordblks >= b.fordblks + 100 * 5000, "fordblks %zu -> %zu", b.fordblks, c.fordblks);
         for (int i = 1; i < 200; i += 2) free(p[i]);
         sane("many");
         t_heap_check("heap");

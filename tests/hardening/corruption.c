@@ -42,6 +42,9 @@ static inline W *next_prev(void *m) { return words((char *)m + csz(m) - 16); }
 /* A zeroed fake chunk: any link through it fails its back-link check. */
 static W fake[16] __attribute__((aligned(64)));
 
+/* A block that goes past the per-thread caches to the bins when freed. */
+#define BIG 5000
+
 #define HUGE_SIZE ((W)0x10000000)          /* 256 MiB: > any arena's system_mem */
 
 #define SETUP_FAILED 3                     /* child exit codes */
@@ -111,7 +114,7 @@ static void c_invalid_next_size_fast(void)
 
 static void c_invalid_next_size_normal(void)
 {
-    void *a = malloc(2000);
+    void *a = malloc(BIG);
     *next_size(a) = HUGE_SIZE | 1;      /* next chunk's size >= system_mem */
     free(a);
 }
@@ -143,18 +146,44 @@ static void c_double_free_top(void)
 
 static void c_double_free_out(void)
 {
-    void *a = malloc(2000);
+    void *a = malloc(BIG);
     SIZE(a) = HUGE_SIZE | 1;            /* next chunk lies past the top */
     free(a);
 }
 
 static void c_double_free_noprev(void)
 {
-    static const size_t req[2] = {2000, 2000};
+    static const size_t req[2] = {BIG, BIG};
     void *c[2];
     run(2, req, c);                     /* a, guard */
     free(c[0]);                         /* clears guard's PREV_INUSE */
     free(hide(c[0]));
+}
+
+/* 1-4 KiB blocks go to the mid-size cache, which makes the same checks of
+ * the next chunk as a free into the bins. */
+static void c_mid_double_free(void)
+{
+    void *a = malloc(2000);
+    hide(malloc(2000));                 /* guard */
+    free(a);
+    free(hide(a));
+}
+
+static void c_mid_noprev(void)
+{
+    static const size_t req[2] = {2000, 2000};
+    void *c[2];
+    run(2, req, c);                     /* a, guard */
+    *next_size(c[0]) &= ~(W)1;          /* the guard says a is free */
+    free(c[0]);
+}
+
+static void c_mid_next_size(void)
+{
+    void *a = malloc(3000);
+    *next_size(a) = HUGE_SIZE | 1;
+    free(a);
 }
 
 static void c_munmap_invalid(void)
@@ -170,7 +199,7 @@ static void c_munmap_invalid(void)
 
 static void c_size_vs_prev_size(void)
 {
-    static const size_t req[3] = {2000, 2000, 2000};
+    static const size_t req[3] = {BIG, BIG, BIG};
     void *c[3];
     run(3, req, c);                     /* x, a, b */
     free(c[1]);                         /* a: unsorted */
@@ -180,7 +209,7 @@ static void c_size_vs_prev_size(void)
 
 static void c_size_vs_prev_size_consolidating(void)
 {
-    static const size_t req[3] = {2000, 2000, 2000};
+    static const size_t req[3] = {BIG, BIG, BIG};
     void *c[3];
     run(3, req, c);                     /* a, b, guard */
     free(c[0]);
@@ -190,7 +219,7 @@ static void c_size_vs_prev_size_consolidating(void)
 
 static void c_dll_unsorted(void)
 {
-    static const size_t req[3] = {2000, 2000, 2000};
+    static const size_t req[3] = {BIG, BIG, BIG};
     void *c[3];
     run(3, req, c);                     /* x, a, b */
     free(c[1]);                         /* a: unsorted */
@@ -213,18 +242,18 @@ static void c_dll_smallbin(void)
 
 static void c_dll_not_small(void)
 {
-    static const size_t req[3] = {2000, 2000, 2000};
+    static const size_t req[3] = {BIG, BIG, BIG};
     void *c[3];
     run(3, req, c);                     /* x, a, b */
     free(c[1]);
-    hide(malloc(3000));                 /* sorts a into a large bin, alone */
+    hide(malloc(BIG + 1000));                 /* sorts a into a large bin, alone */
     FDN(c[1]) = (W)fake;
     free(c[0]);                         /* unlinks a */
 }
 
 static void c_free_unsorted(void)
 {
-    static const size_t req[4] = {2000, 2000, 2000, 2000};
+    static const size_t req[4] = {BIG, BIG, BIG, BIG};
     void *c[4];
     run(4, req, c);                     /* a, g, x, g */
     free(c[0]);                         /* a heads the unsorted bin */
@@ -334,7 +363,7 @@ static void c_smallbin_dll(void)
  * corruption is applied, then a large request walks the unsorted bin. */
 static void unsorted_case(int what)
 {
-    static const size_t req[2] = {2000, 2000};
+    static const size_t req[2] = {BIG, BIG};
     void *c[2];
     run(2, req, c);
     void *a = c[0];
@@ -346,7 +375,7 @@ static void unsorted_case(int what)
     case 3: BK(a) = (W)fake; break;
     case 4: *next_size(a) |= 1; break;
     }
-    hide(malloc(3000));
+    hide(malloc(BIG + 1000));
 }
 static void c_unsorted_size(void)      { unsorted_case(0); }
 static void c_unsorted_next_size(void) { unsorted_case(1); }
@@ -356,14 +385,14 @@ static void c_unsorted_prev_inuse(void){ unsorted_case(4); }
 
 static void c_largebin_nextsize(void)
 {
-    static const size_t req[4] = {2000, 2000, 2024, 2000};
+    static const size_t req[4] = {BIG, BIG, BIG + 24, BIG};
     void *c[4];
-    run(4, req, c);                     /* a (2016), g, d (2032), g */
+    run(4, req, c);                     /* a (5008), g, d (5040), g */
     free(c[0]);
-    hide(malloc(3000));                 /* a alone in large bin 79 */
+    hide(malloc(BIG + 1000));                 /* a alone in large bin 100 */
     BKN(c[0]) = (W)fake;
     free(c[2]);
-    hide(malloc(3000));                 /* d sorted into bin 79, above a */
+    hide(malloc(BIG + 1000));                 /* d sorted into bin 100, above a */
 }
 
 static void c_corrupted_top(void)
@@ -475,6 +504,9 @@ static const struct tcase {
     {"dll_smallbin", c_dll_smallbin, "corrupted double-linked list", 0},
     {"dll_not_small", c_dll_not_small, "corrupted double-linked list (not small)", 0},
     {"free_unsorted", c_free_unsorted, "free(): corrupted unsorted chunks", 0},
+    {"mid_double_free", c_mid_double_free, "free(): double free detected in tcache 2", 0},
+    {"mid_noprev", c_mid_noprev, "double free or corruption (!prev)", 0},
+    {"mid_next_size", c_mid_next_size, "free(): invalid next size (normal)", 0},
     {"tcache_unaligned", c_tcache_unaligned, "malloc(): unaligned tcache chunk detected", 0},
     {"fastbin_unaligned", c_fastbin_unaligned, "malloc(): unaligned fastbin chunk detected", PREFIX},
     {"fast_corruption", c_fast_corruption, "malloc(): memory corruption (fast)", 0},

@@ -1,17 +1,18 @@
 /*
- * The mid-size cache.  With tcache_max above 1032 (as with glibc 2.42's
- * large tcache), freed chunks of 1056..4127 bytes wait in the thread's
- * cache, one per 64-byte class of chunk size; requests up to 4056 bytes
- * take from it.
+ * The mid-size cache.  Freed chunks of 1056..4127 bytes wait in the
+ * thread's cache, one per 64-byte class of chunk size; requests up to
+ * 4056 bytes take from it.
  *
- *  - off by default: a freed 2000-byte block goes to the unsorted bin;
- *  - tcache_max = 4056: it stays in the tcache (ptalloc_locate says
- *    PTALLOC_TCACHE, bin 64 + its class; ptalloc_bin lists it), and the
- *    next request of its class gets it back, even one a little smaller;
+ *  - on by default; with tcache_mid = 0, or tcache_max below 1032, a freed
+ *    2040-byte block goes to the unsorted bin;
+ *  - tcache_max = 4056 (the same as the default): it stays in the tcache
+ *    (ptalloc_locate says PTALLOC_TCACHE, bin 64 + its class; ptalloc_bin
+ *    lists it), and the next request of its class gets it back, even one
+ *    a little smaller;
  *  - one per class: a second chunk of the class goes to the bins;
  *  - a request never gets a cached chunk smaller than its own: a chunk
- *    is filed under the class its size starts, a request looks in the
- *    class all of whose chunks are large enough;
+ *    is filed under the class its size starts, a request takes its own
+ *    class's chunk only if it is large enough;
  *  - tcache_max = 2000: no class past what a 2000-byte request takes is
  *    filled;
  *  - ptalloc_thread_flush empties it, a thread's cache is emptied when the
@@ -49,17 +50,28 @@ int main(int argc, char **argv)
     (void)argv;
     void *guard[8];
 
-    /* Off by default. */
-    CHECK(m_get("tcache_max") == 1032);
+    /* On by default; off with tcache_mid 0 or a tcache_max below 1032. */
+    CHECK(m_get("tcache_max") == 1032 && m_get("tcache_mid") == 1);
     char *a = malloc(2040);
     guard[0] = malloc(64);
     free(a);
-    CHECKF(m_where(a) == PTALLOC_UNSORTED, "default: freed 2000-byte block is %s", m_where_name(m_where(a)));
+    CHECKF(m_where(a) == PTALLOC_TCACHE, "default: freed 2040-byte block is %s", m_where_name(m_where(a)));
+    CHECK(malloc(2040) == a);
+    CHECK(m_set("tcache_mid", 0) == 1);
+    free(a);
+    CHECKF(m_where(a) == PTALLOC_UNSORTED, "tcache_mid 0: freed 2040-byte block is %s", m_where_name(m_where(a)));
     a = malloc(2040);           /* back out of the bins (a 2048-byte chunk) */
+    CHECK(m_set("tcache_mid", 1) == 1);
+    CHECK(m_set("tcache_max", 1000) == 1);
+    free(a);
+    CHECKF(m_where(a) == PTALLOC_UNSORTED, "tcache_max 1000: freed 2040-byte block is %s", m_where_name(m_where(a)));
+    a = malloc(2040);
 
     CHECK(m_set("tcache_max", 4056) == 1);
     CHECK(m_get("tcache_max") == 4056);
     size_t sa = m_size(a);
+    char *b = malloc(2040);
+    guard[1] = malloc(64);
     free(a);
     struct ptalloc_chunk_info ci = m_info(a);
     CHECKF(ci.where == PTALLOC_TCACHE && ci.bin == class_of_chunk(sa),
@@ -69,8 +81,6 @@ int main(int argc, char **argv)
     t_heap_check("one cached");
 
     /* A second chunk of the same class goes to the bins. */
-    char *b = malloc(2040);
-    guard[1] = malloc(64);
     CHECK(b != a && m_size(b) == sa);
     free(b);
     CHECKF(m_where(b) == PTALLOC_UNSORTED, "second chunk of the class is %s", m_where_name(m_where(b)));
@@ -97,6 +107,18 @@ int main(int argc, char **argv)
     CHECK(m_size(d) >= lo + 16);
     free(d);
     free(r);
+
+    /* The largest request, with its class and the ones around it empty
+     * (its chunk's class is the last one). */
+    ptalloc_thread_flush();
+    char *big = malloc(4056);
+    CHECK(big != NULL && m_size(big) == 4064 && m_where(big) == PTALLOC_INUSE);
+    free(big);
+    CHECK(m_where(big) == PTALLOC_TCACHE);
+    CHECK(malloc(4056) == big);
+    free(big);
+    c = malloc(lo - 8);
+    free(c);
 
     /* Flushing empties it. */
     CHECK(m_where(c) == PTALLOC_TCACHE);

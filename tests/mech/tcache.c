@@ -32,9 +32,14 @@ static void sizes(void)
         CHECKF(q == p, "malloc(%zu) did not take the cached chunk", s - 8);
         free(q);
     }
-    void *p = malloc(1048), *g = malloc(2000);   /* 1056: not cached */
+    /* 1056: past the 64 bins, the first class of the mid-size cache;
+     * 4144: past that too. */
+    void *p = malloc(1048), *g = malloc(2000), *b = malloc(4136), *g2 = malloc(2000);
     free(p);
-    CHECK_WHERE(p, PTALLOC_UNSORTED, 1);
+    CHECK_WHERE(p, PTALLOC_TCACHE, 64);
+    free(b);
+    CHECK_WHERE(b, PTALLOC_UNSORTED, 1);
+    free(g2);
     void *m = malloc(200 * KiB);
     CHECK(m_where(m) == PTALLOC_MMAPPED);
     free(m);

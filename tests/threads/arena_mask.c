@@ -10,7 +10,7 @@
  * 3. Blocks of A freed or realloc'ed by the main thread stay in A: a tcache
  *    size lands in main's tcache (and main's next malloc of that size gets
  *    it back), a fast size with main's tcache bin full lands in A's fastbin,
- *    a 2000-byte block in A's bins; realloc growing into a free neighbour
+ *    a 5000-byte block in A's bins; realloc growing into a free neighbour
  *    stays in place, in A.
  * 4. Sub-heap growth: ~100 MiB of 12..20 KiB blocks (below the mmap
  *    threshold) in A need at least two 64 MiB-aligned sub-heaps, each a
@@ -162,11 +162,17 @@ static void chosen_work(void)
     /* phase 3: blocks for the main thread to free / realloc */
     q_tc = malloc(40);
     q_fast = malloc(100);
-    q_bin = malloc(2000);
-    q_bin_guard = malloc(2000);
-    q_re = malloc(3000);
-    q_re_next = malloc(3000);
-    q_re_guard = malloc(3000);
+    q_bin = malloc(5000);               /* past the mid-size cache too */
+    q_bin_guard = malloc(5000);
+    /* q_re and q_re_next back to back (a free chunk of the right size
+     * elsewhere could split them: try again, leaking the pair) */
+    for (int tries = 0; tries < 16; tries++) {
+        q_re = malloc(4500);
+        q_re_next = malloc(4500);
+        if ((char *)q_re_next == (char *)q_re + malloc_usable_size(q_re) + 8)
+            break;
+    }
+    q_re_guard = malloc(4500);
     free(q_re_next);                 /* a free chunk right after q_re */
     set_step(1);
     wait_step(2);
@@ -284,7 +290,11 @@ static void main_frees(void)
     if (main_in_A)
         printf("skip: in-place realloc check (the main thread runs on arena %d too)\n", A);
 
-    /* tcache size: into main's tcache, still arena A; main gets it back */
+    /* tcache size: into main's tcache, still arena A; main gets it back.
+     * (A request may get a chunk 16 bytes larger than its own when that
+     * is what a bin has; asking for the block's usable size finds its
+     * tcache bin either way.) */
+    size_t tc_usable = malloc_usable_size(q_tc), fast_usable = malloc_usable_size(q_fast);
     free(q_tc);
     if (tcount == 0) {
         free(q_fast);
@@ -296,8 +306,8 @@ static void main_frees(void)
     }
     void *r = NULL;
     if (tcount > 0) {
-        r = malloc(40);
-        CHECKF(r == q_tc, "main's malloc(40) did not take the block back from its tcache");
+        r = malloc(tc_usable);
+        CHECKF(r == q_tc, "main's malloc(%zu) did not take the block back from its tcache", tc_usable);
         if (locate && r == q_tc)
             CHECK(locate(r, &ci) == 1 && ci.arena == A && ci.where == PTALLOC_INUSE);
     }
@@ -305,10 +315,10 @@ static void main_frees(void)
     /* fast size with main's tcache bin full: A's fastbin */
     if (tcount > 0 && tcount <= 64) {
         void *fill[64];
-        for (int i = 0; i < tcount; i++) fill[i] = malloc(100);
+        for (int i = 0; i < tcount; i++) fill[i] = malloc(fast_usable);
         for (int i = 0; i < tcount; i++) free(fill[i]);
         free(q_fast);
-        if (locate && mxfast >= 104) {      /* chunk 112 is a fast size */
+        if (locate && (long)fast_usable <= mxfast) {   /* a fast size */
             CHECK(locate(q_fast, &ci) == 1);
             CHECKF(ci.arena == A, "freed fast block: arena %d, expected %d", ci.arena, A);
             CHECKF(ci.where == PTALLOC_FASTBIN, "freed fast block (main's tcache full) is %s",
@@ -325,21 +335,21 @@ static void main_frees(void)
         walk(cover_cb, &c);
         CHECK(c.found);
         if (c.found) {
-            CHECKF(c.ci.arena == A, "freed 2000-byte block: arena %d, expected %d", c.ci.arena, A);
+            CHECKF(c.ci.arena == A, "freed 5000-byte block: arena %d, expected %d", c.ci.arena, A);
             CHECKF(c.ci.where == PTALLOC_UNSORTED || c.ci.where == PTALLOC_SMALLBIN ||
                    c.ci.where == PTALLOC_LARGEBIN || c.ci.where == PTALLOC_TOP,
-                   "freed 2000-byte block is %s", where_name(c.ci.where));
+                   "freed 5000-byte block is %s", where_name(c.ci.where));
         }
     }
 
     /* realloc into the free neighbour: in place, in A */
-    memset(q_re, 0x3c, 3000);
-    void *g = realloc(q_re, 3500);
+    memset(q_re, 0x3c, 4500);
+    void *g = realloc(q_re, 5000);
     CHECKF(g == q_re || main_in_A,
-           "realloc(3000 -> 3500) with a free 3000-byte neighbour moved the block");
+           "realloc(4500 -> 5000) with a free 4500-byte neighbour moved the block");
     if (g) {
         unsigned char *c = g;
-        CHECK(c[0] == 0x3c && c[2999] == 0x3c);
+        CHECK(c[0] == 0x3c && c[4499] == 0x3c);
         if (locate) {
             CHECK(locate(g, &ci) == 1);
             CHECKF(ci.arena == A, "realloc'ed block: arena %d, expected %d", ci.arena, A);
