@@ -396,7 +396,7 @@ def main():
     repo, bin_dir = os.path.abspath(args.repo), os.path.abspath(args.bin)
 
     quick = env_flag("BENCH_QUICK")
-    runs = int(os.environ.get("BENCH_RUNS", "1" if quick else "7"))
+    runs = int(os.environ.get("BENCH_RUNS", "1" if quick else "9"))
     scale = float(os.environ.get("BENCH_SCALE", "0.02" if quick else "1"))
     timeout = int(os.environ.get("BENCH_TIMEOUT", "30" if quick else "300"))
     out_dir = os.environ.get("BENCH_OUT") or os.path.join(repo, "bench", "results")

@@ -2,7 +2,7 @@
 # ptalloc benchmark suite: builds the workloads into build/bench/ and runs
 # them on ptalloc, glibc, jemalloc, tcmalloc and mimalloc (see README.md).
 #
-#   BENCH_RUNS=7        repetitions (interleaved across allocators); medians
+#   BENCH_RUNS=9        repetitions (interleaved across allocators); medians
 #   BENCH_ALLOCS=...    allocators to run, e.g. "glibc,ptalloc" (default: all)
 #   BENCH_FILTER=...    workloads to run: comma-separated names or globs
 #   BENCH_QUICK=1       smoke run: tiny scale, 1 run (< 30 s)

