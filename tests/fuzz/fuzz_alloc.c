@@ -93,14 +93,14 @@ static size_t   pagesize;
 /* ---- options changed by an input, restored at its end ---------------- */
 static const char *const opt_names[] = {
     "mxfast", "trim_threshold", "top_pad", "mmap_threshold", "mmap_max",
-    "perturb", "tcache_count", "tcache_max", "purge_idle",
+    "perturb", "tcache_count", "tcache_max", "purge_idle", "tcache_mid",
 };
 #define NOPTS (sizeof opt_names / sizeof opt_names[0])
 enum { O_MXFAST, O_TRIM, O_TOP_PAD, O_MMAP_THRESHOLD, O_MMAP_MAX, O_PERTURB,
-       O_TCACHE_COUNT, O_TCACHE_MAX, O_PURGE_IDLE };
+       O_TCACHE_COUNT, O_TCACHE_MAX, O_PURGE_IDLE, O_TCACHE_MID };
 /* mallopt numbers, 0 for the options that only have a name. */
 static const int opt_param[NOPTS] = {
-    M_MXFAST, M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX, M_PERTURB, 0, 0, 0,
+    M_MXFAST, M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX, M_PERTURB, 0, 0, 0, 0,
 };
 static long opt_saved[NOPTS];
 static int  opt_dirty[NOPTS];
@@ -603,7 +603,7 @@ static void op_trim(void)
 
 static void op_mallopt(void)
 {
-    unsigned which = u8() % 9;
+    unsigned which = u8() % 10;
     unsigned v8 = u8();
     long v = 0;
     int param = 0, o = 0, want = 1;
@@ -637,10 +637,11 @@ static void op_mallopt(void)
         param = M_PERTURB; o = O_PERTURB;
         v = v8;
         break;
-    case 6: case 7: case 8: {
+    case 6: case 7: case 8: case 9: {
         /* The tcache knobs and purge_idle have no mallopt number: by name. */
-        o = which == 6 ? O_TCACHE_COUNT : which == 7 ? O_TCACHE_MAX : O_PURGE_IDLE;
-        if (which == 8) {
+        o = which == 6 ? O_TCACHE_COUNT : which == 7 ? O_TCACHE_MAX
+          : which == 8 ? O_PURGE_IDLE : O_TCACHE_MID;
+        if (which >= 8) {
             v = v8 % 3;
             want = v <= 1;
         } else {
