@@ -109,11 +109,12 @@ void tcache_thread_init(void)
     for (size_t s = 2; s <= last && s < TCACHE_SLOTS; s++)
         tc.room[s] = count;
     tc.mid = &tcm;
-    /* tcache_max above 1032 caps the mid-size cache; below, it is off. */
+    /* The mid-size cache: off with tcache_mid 0 or a tcache_max below 1032;
+     * a tcache_max above 1032 caps it, the default leaves it whole. */
     tcm.limit = 0;
     if (count && mp.tcache_mid && mp.tcache_max >= TCACHE_MAX_REQUEST)
-        tcm.limit = mp.tcache_max > TCACHE_MAX_REQUEST && mp.tcache_max < TCACHE_MID_MAX_REQUEST
-                        ? mp.tcache_max : TCACHE_MID_MAX_REQUEST;
+        tcm.limit = mp.tcache_max == TCACHE_MAX_REQUEST || mp.tcache_max > TCACHE_MID_MAX_REQUEST
+                        ? TCACHE_MID_MAX_REQUEST : mp.tcache_max;
     /* The class the largest request takes from is the last one worth
      * filling. */
     tcm.end = tcm.limit ? TCACHE_MID_CLASS_MIN(TCACHE_MID_CLASS_FOR(request2size(tcm.limit)) + 1) : 0;
