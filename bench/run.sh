@@ -35,6 +35,7 @@ batch_nearmmap|workloads/batch.c|-DBATCH_NEARMMAP
 churn|workloads/churn.c|
 realloc_grow|workloads/realloc_grow.c|
 prodcons|workloads/prodcons.c|
+prodcons_pinned|workloads/prodcons.c|-DPINNED
 server1|workloads/server.c|-DNTHREADS=1
 server2|workloads/server.c|-DNTHREADS=2
 server4|workloads/server.c|-DNTHREADS=4

@@ -80,7 +80,14 @@ struct ptalloc_chunk_info {
  * returned.  fn must not allocate or free.  Chunks in the calling thread's
  * tcache are reported as PTALLOC_TCACHE; those in other threads' caches,
  * which the walk cannot read safely, as in use (which, to the arena, they
- * are). */
+ * are).  Blocks of other arenas that a thread freed past its caches wait
+ * in a batch of that thread (option remote_batch).  The walk - and
+ * ptalloc_locate, ptalloc_bin, ptalloc_print_heap, ptalloc_arena_info,
+ * mallinfo2, malloc_stats, malloc_info - first hands the calling thread's
+ * batch over and puts away what was handed to each arena, so the caller's
+ * own frees show in the bins; other threads' batches show as in use.
+ * ptalloc_check verifies the batches and what waits handed over without
+ * moving them. */
 typedef int (*ptalloc_walk_fn)(const struct ptalloc_chunk_info *info, void *arg);
 int  ptalloc_walk(ptalloc_walk_fn fn, void *arg);
 

@@ -204,6 +204,17 @@ static inline void free_block(void *mem)
         tcache_put_slow(p, size))
         return;
     arena_t *a = arena_for_chunk(p);
+    if (a != tc.arena && !__libc_single_threaded) {
+        /* Another thread's arena, most likely: batch it (tcache.c). */
+        if (unlikely(tc.state == TC_UNINIT))
+            tcache_thread_init();
+        if (tc.remote_limit) {
+            remote_put(a, p, size);
+            return;
+        }
+    }
+    if (unlikely(tc.remote != NULL) && __libc_single_threaded)
+        remote_flush();                 /* the last batch, once alone */
     lock_acquire(&a->lock);             /* no-op while single-threaded */
     free_locked(a, p, size);
     lock_release(&a->lock);
@@ -526,6 +537,7 @@ PUBLIC int malloc_trim(size_t pad)
     tcache_flush();
     for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
         lock_acquire(&a->lock);
+        arena_take_handed(a, false);
         malloc_consolidate(a);
         released |= arena_release_pages(a, pad);
         if (a == &main_arena) {

@@ -186,6 +186,28 @@ static size_t check_fastbins(struct check_ctx *c, arena_t *a, size_t limit)
     return total;
 }
 
+/* Frees handed over to arena a, or waiting in a thread's batch for it
+ * (free.c): in-use chunks of a, carrying the key, at most limit of them. */
+static void check_remote(struct check_ctx *c, arena_t *a, tc_entry_t *e, size_t limit)
+{
+    size_t n = 0;
+    for (; e; e = reveal_ptr(&e->next)) {
+        if (!aligned_ok((uintptr_t)e)) {
+            problem(c, "misaligned remote free entry", e, n);
+            return;
+        }
+        if (++n > limit) {
+            problem(c, "remote free list longer than its limit", e, n);
+            return;
+        }
+        chunk_t *p = mem2chunk(e);
+        if (chunk_is_mmapped(p) || !inuse(p) || arena_for_chunk(p) != a)
+            problem(c, "remote free chunk not an in-use chunk of its arena", p, chunksize(p));
+        if (e->key != tcache_key)
+            problem(c, "remote free chunk without the key", p, n);
+    }
+}
+
 static void check_arena(struct check_ctx *c, arena_t *a)
 {
     c->a = a;
@@ -227,6 +249,7 @@ static void check_arena(struct check_ctx *c, arena_t *a)
     }
     if (a->max_system_mem < a->system_mem)
         problem(c, "max_system_mem below system_mem", a, a->max_system_mem);
+    check_remote(c, a, a->handed, c->inuse_chunks);
 }
 
 static void check_one_tcache(struct check_ctx *c, tcache_t *t)
@@ -255,6 +278,8 @@ static void check_one_tcache(struct check_ctx *c, tcache_t *t)
         if (n + (size_t)t->room[s] > TCACHE_MAX_COUNT)
             problem(c, "tcache count out of range", t, s);
     }
+    if (t->remote)
+        check_remote(c, t->remote_arena, t->remote, t->remote_limit);
     struct tcache_mid *m = t->mid;
     if (!m)
         return;

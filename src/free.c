@@ -6,6 +6,7 @@
  */
 #include <string.h>
 #include "internal.h"
+#include "tcache.h"
 
 void perturb_free(void *mem, size_t n)
 {
@@ -70,6 +71,62 @@ NOINLINE void free_merge(arena_t *a, chunk_t *p, size_t size)
             heap_trim(heap_for_ptr(a->top), mp.top_pad);
         }
     }
+}
+
+/* ---- remote frees ------------------------------------------------------------
+ * A thread that frees another arena's chunks, past its caches, hands them
+ * over in batches (tcache.c: remote_put) instead of taking the arena's
+ * lock for each: in a producer/consumer pair the producer allocates under
+ * that lock all the time, and a consumer freeing one chunk per lock
+ * acquisition makes both wait on each other.  The batch goes onto the
+ * arena's lock-free stack, linked like a tcache slot; the next thread to
+ * allocate in the arena, already holding its lock, puts the chunks away
+ * (int_malloc), as do malloc_trim, the statistics, the heap walk and the
+ * check.  If its owner does not come back for them, the thread handing
+ * over puts them away itself once HANDED_MAX_BYTES wait there. */
+
+void arena_hand_over(arena_t *a, tc_entry_t *first, tc_entry_t *last, size_t bytes)
+{
+    tc_entry_t *old = __atomic_load_n(&a->handed, __ATOMIC_RELAXED);
+    do
+        last->next = protect_ptr(&last->next, old);
+    while (!__atomic_compare_exchange_n(&a->handed, &old, first, 1, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED));
+    if (__atomic_add_fetch(&a->handed_bytes, bytes, __ATOMIC_RELAXED) > HANDED_MAX_BYTES) {
+        lock_acquire(&a->lock);
+        arena_drain(a, false);
+        lock_release(&a->lock);
+    }
+}
+
+/* Lock held.  Only the lock holder takes the stack, whole; others only
+ * push onto it, so the entries taken cannot change under us.  With cache
+ * (a thread allocating in its own arena), the thread's cache takes what it
+ * has room for, as if the thread had freed the chunks itself; the rest
+ * goes to the bins. */
+void arena_drain(arena_t *a, bool cache)
+{
+    tc_entry_t *e = __atomic_exchange_n(&a->handed, NULL, __ATOMIC_ACQUIRE);
+    cache = cache && tc.state == TC_ACTIVE;
+    size_t bytes = 0;
+    while (e) {
+        if (unlikely(!aligned_ok((uintptr_t)e)))
+            malloc_error("free(): unaligned chunk detected in a remote batch");
+        tc_entry_t *next = reveal_ptr(&e->next);
+        chunk_t *p = mem2chunk(e);
+        size_t size = chunksize(p), slot = size >> 4;
+        bytes += size;
+        if (cache && slot < TCACHE_SLOTS && tc.room[slot] > 0) {
+            tcache_push(p, slot);
+        } else if (cache && size >= TCACHE_MID_MIN && size < tcm.end && tcache_mid_put(p, size)) {
+            /* in the mid-size cache */
+        } else {
+            e->key = 0;
+            free_locked(a, p, size);
+        }
+        e = next;
+    }
+    __atomic_sub_fetch(&a->handed_bytes, bytes, __ATOMIC_RELAXED);
 }
 
 /* Frees a non-mmapped chunk into arena a, without the tcache.  The

@@ -175,6 +175,15 @@ void  perturb_alloc(void *mem, size_t n);
 
 /* ---- free.c ---------------------------------------------------------------- */
 void  int_free(arena_t *a, chunk_t *p, int have_lock);
+void  arena_hand_over(arena_t *a, tc_entry_t *first, tc_entry_t *last, size_t bytes);
+void  arena_drain(arena_t *a, bool cache);               /* lock held */
+/* Lock held: puts away what other threads handed over, if anything; with
+ * cache, the calling thread's caches take what they have room for. */
+static inline void arena_take_handed(arena_t *a, bool cache)
+{
+    if (unlikely(__atomic_load_n(&a->handed, __ATOMIC_RELAXED) != NULL))
+        arena_drain(a, cache);
+}
 void  free_merge(arena_t *a, chunk_t *p, size_t size);   /* lock held */
 
 /* ---- realloc.c, memalign.c ------------------------------------------------- */
@@ -193,6 +202,8 @@ void tcache_thread_init(void);
 void tcache_hook_late(void);                     /* main thread: exit hook    */
 void tcache_flush(void);
 int  tcache_put_slow(chunk_t *p, size_t size);   /* 1 if it went in the cache */
+void remote_put(arena_t *a, chunk_t *p, size_t size);
+void remote_flush(void);
 
 /* ---- check.c: integrity errors, heap checking ----------------------------- */
 NORETURN COLD void malloc_error(const char *msg);

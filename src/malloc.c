@@ -197,6 +197,7 @@ void *int_malloc(arena_t *a, size_t nb)
     unsigned idx;
 
     a->mallocs++;
+    arena_take_handed(a, a == tc.arena);
     if (nb <= mp.max_fast && (mem = from_fastbin(a, nb)))
         return mem;
 

@@ -26,6 +26,7 @@ params_t mp = {
     .valgrind       = 1,
     .purge_idle     = 1,
     .tcache_mid     = 1,
+    .remote_batch   = REMOTE_BATCH_DEFAULT,
 };
 
 #define NO_MALLOPT INT_MIN
@@ -61,6 +62,7 @@ static const struct option options[] = {
     { "valgrind",        NO_MALLOPT,       NULL,                     NULL,             0, 1,                     F(valgrind),       0 },
     { "purge_idle",      NO_MALLOPT,       NULL,                     NULL,             0, 1,                     F(purge_idle),     0 },
     { "tcache_mid",      NO_MALLOPT,       NULL,                     NULL,             0, 1,                     F(tcache_mid),     0 },
+    { "remote_batch",    NO_MALLOPT,       NULL,                     NULL,             0, REMOTE_BATCH_MAX,      F(remote_batch),   0 },
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 

@@ -15,6 +15,7 @@
 /* Lock held. */
 void arena_totals(arena_t *a, struct arena_totals *t)
 {
+    arena_take_handed(a, false);
     *t = (struct arena_totals){0};
     t->system = a->system_mem;
     t->max_system = a->max_system_mem;
@@ -46,6 +47,7 @@ PUBLIC struct mallinfo2 mallinfo2(void)
 {
     struct mallinfo2 m = {0};
     ensure_init();
+    remote_flush();      /* this thread's frees show where they go */
     vg_quiet();
     for (arena_t *a = &main_arena; a; a = next_arena(a)) {
         struct arena_totals t;
@@ -89,6 +91,7 @@ PUBLIC void malloc_stats(void)
     fmtbuf_t b;
     size_t system = 0, in_use = 0;
     ensure_init();
+    remote_flush();      /* this thread's frees show where they go */
     vg_quiet();
     fmt_init(&b, buf, sizeof buf, 2);
     for (arena_t *a = &main_arena; a; a = next_arena(a)) {
@@ -124,6 +127,7 @@ PUBLIC int malloc_info(int options, FILE *fp)
         return -1;
     }
     ensure_init();
+    remote_flush();      /* this thread's frees show where they go */
     size_t tot_fast_n = 0, tot_fast = 0, tot_rest_n = 0, tot_rest = 0;
     size_t tot_system = 0, tot_max = 0, tot_aspace = 0, tot_mprotect = 0;
 

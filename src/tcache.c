@@ -109,6 +109,7 @@ void tcache_thread_init(void)
     for (size_t s = 2; s <= last && s < TCACHE_SLOTS; s++)
         tc.room[s] = count;
     tc.mid = &tcm;
+    tc.remote_limit = count ? (uint32_t)mp.remote_batch : 0;
     /* The mid-size cache: off with tcache_mid 0 or a tcache_max below 1032;
      * a tcache_max above 1032 caps it, the default leaves it whole. */
     tcm.limit = 0;
@@ -139,6 +140,8 @@ void tcache_flush(void)
 {
     if (tc.state != TC_ACTIVE)
         return;
+    remote_flush();
+    tc.remote_limit = 0;
     tc.state = TC_BUSY;
     for (size_t s = 0; s < TCACHE_SLOTS; s++) {
         tc_entry_t *e = tc.head[s];
@@ -191,6 +194,70 @@ int tcache_put_slow(chunk_t *p, size_t size)
         return 0;
     tcache_push(p, slot);
     return 1;
+}
+
+/* ---- remote frees (free.c says why) ------------------------------------- */
+
+/* Hands the thread's batch over to its arena. */
+void remote_flush(void)
+{
+    tc_entry_t *first = tc.remote;
+    if (!first)
+        return;
+    size_t bytes = tc.remote_bytes;
+    tc.remote = NULL;
+    tc.remote_count = tc.remote_bytes = 0;
+    arena_hand_over(tc.remote_arena, first, tc.remote_last, bytes);
+}
+
+/* Is e waiting in the thread's batch, or handed over to a and not yet put
+ * away?  Only asked when e carries the key. */
+static int remote_holds(arena_t *a, tc_entry_t *e)
+{
+    for (tc_entry_t *t = tc.remote; t && aligned_ok((uintptr_t)t); t = reveal_ptr(&t->next))
+        if (t == e)
+            return 1;
+    int found = 0;
+    lock_acquire(&a->lock);
+    for (tc_entry_t *t = a->handed; t && aligned_ok((uintptr_t)t); t = reveal_ptr(&t->next))
+        if (t == e) {
+            found = 1;
+            break;
+        }
+    lock_release(&a->lock);
+    return found;
+}
+
+/* A free of chunk p of arena a, which is not the thread's: into the
+ * thread's batch.  The next chunk gets the checks a free into the bins
+ * makes of it, bar the ones that read the arena's top, which its owner
+ * keeps writing (the chunks bound for the bins meet them when they are
+ * put away). */
+void remote_put(arena_t *a, chunk_t *p, size_t size)
+{
+    tc_entry_t *e = (tc_entry_t *)chunk2mem(p);
+    if (unlikely(e->key == tc.key) && remote_holds(a, e))
+        malloc_error("free(): double free detected in tcache 2");
+    size_t nsize = __atomic_load_n(&chunk_at(p, size)->size, __ATOMIC_RELAXED);
+    int fast = size <= mp.max_fast;
+    if (unlikely(!fast && !(nsize & PREV_INUSE)))
+        malloc_error("double free or corruption (!prev)");
+    if (unlikely(nsize <= 2 * SIZE_SZ ||
+                 (nsize & ~(size_t)SIZE_BITS) >= __atomic_load_n(&a->system_mem, __ATOMIC_RELAXED)))
+        malloc_error(fast ? "free(): invalid next size (fast)" : "free(): invalid next size (normal)");
+    tcache_t *t = &tc;
+    if (t->remote && t->remote_arena != a)
+        remote_flush();
+    if (!t->remote) {
+        t->remote_last = e;
+        t->remote_arena = a;
+    }
+    e->key = t->key;
+    e->next = protect_ptr(&e->next, t->remote);
+    t->remote = e;
+    uint32_t bytes = t->remote_bytes += (uint32_t)size;
+    if (++t->remote_count >= t->remote_limit || bytes >= REMOTE_BATCH_BYTES)
+        remote_flush();
 }
 
 PUBLIC void ptalloc_thread_flush(void)

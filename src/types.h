@@ -113,6 +113,17 @@
  * nothing. */
 #define TCACHE_MAX_TUNABLE (4ul << 20)
 
+/* Remote frees (tcache.c, free.c).  A thread gathers the chunks of other
+ * arenas that it frees and its caches do not take, and hands them to the
+ * arena in batches of remote_batch chunks (or REMOTE_BATCH_BYTES); the
+ * arena's next lock holder puts them away.  Once more than
+ * HANDED_MAX_BYTES wait in an arena, the thread handing over puts them
+ * away itself. */
+#define REMOTE_BATCH_DEFAULT 32
+#define REMOTE_BATCH_MAX     1024
+#define REMOTE_BATCH_BYTES   (16u * 1024)
+#define HANDED_MAX_BYTES     (128u * 1024)
+
 /* Sub-heaps of non-main arenas. */
 #define HEAP_MIN_SIZE      (32u * 1024)
 #define HEAP_MAX_SIZE      (64ul * 1024 * 1024)
@@ -207,6 +218,13 @@ typedef struct __attribute__((aligned(CACHE_LINE))) arena {
     size_t          mallocs;             /* int_malloc calls, ever           */
     size_t          mallocs_at_trim;
     size_t          grow_epoch;          /* times the arena's top has grown */
+    /* Frees of this arena's chunks by other threads, handed over in
+     * batches for the next lock holder to put away (free.c): a lock-free
+     * stack of chunks linked like a tcache slot, and their bytes.  On a
+     * line of its own: the threads handing over write it, and the lock's
+     * line is the allocating thread's. */
+    _Alignas(CACHE_LINE) tc_entry_t *handed;
+    size_t          handed_bytes;
 } arena_t;
 
 #define ARENA_HAVE_FASTCHUNKS  1
@@ -232,6 +250,7 @@ typedef struct params {
     size_t   valgrind;             /* 1: report blocks to Valgrind when under it */
     size_t   purge_idle;           /* 1: give back idle free pages as the top grows */
     size_t   tcache_mid;           /* 1: the mid-size cache, unless tcache_max < 1032 */
+    size_t   remote_batch;         /* frees of other arenas' chunks gathered per hand-over */
     /* derived */
     size_t   max_fast;             /* largest fastbin chunk size           */
     int      no_dyn_threshold;     /* a static setting turned the rule off */
@@ -265,6 +284,11 @@ typedef struct tcache {
     arena_t    *arena;
     struct tcache *next_tc, *prev_tc;   /* that list (arenas_lock)     */
     struct tcache_mid *mid;             /* the thread's mid-size cache */
+    /* The batch of frees of another arena's chunks (tcache.c). */
+    tc_entry_t *remote, *remote_last;
+    arena_t    *remote_arena;
+    uint32_t    remote_count, remote_bytes;
+    uint32_t    remote_limit;   /* chunks per batch; 0 = no batching   */
 } tcache_t;
 
 #define TC_END ((tc_entry_t *)1)

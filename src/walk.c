@@ -166,6 +166,7 @@ static int walk_all(ptalloc_walk_fn fn, void *arg)
     struct walk_ctx w = { fn, arg, NULL, NULL };
     for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
         lock_acquire(&a->lock);
+        arena_take_handed(a, false);
         int r = arena_visit(a, walk_visit, &w);
         lock_release(&a->lock);
         if (r)
@@ -194,6 +195,7 @@ static int locate(const void *mem, struct ptalloc_chunk_info *out)
     struct walk_ctx w = { NULL, NULL, p, out };
     for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
         lock_acquire(&a->lock);
+        arena_take_handed(a, false);
         int r = arena_visit(a, walk_visit, &w);
         lock_release(&a->lock);
         if (r == 1)
@@ -234,6 +236,7 @@ static size_t bin_contents(int arena, int kind, int index, void **out, size_t ma
     if (!a)
         return 0;
     lock_acquire(&a->lock);
+    arena_take_handed(a, false);
     if (kind == PTALLOC_FASTBIN) {
         if (index >= 0 && index < NFASTBINS)
             for (chunk_t *p = a->fastbins[index]; p && !misaligned_chunk(p); p = reveal_ptr(&p->fd)) {
@@ -352,6 +355,7 @@ PUBLIC void ptalloc_print_heap(int fd)
     char buf[4096];
     fmtbuf_t b;
     ensure_init();
+    remote_flush();      /* this thread's frees show where they go */
     vg_quiet();
     fmt_init(&b, buf, sizeof buf, fd);
     struct draw_ctx d = { &b, -2, -2, 0, 0 };
@@ -399,6 +403,7 @@ PUBLIC void ptalloc_print_heap(int fd)
 PUBLIC int ptalloc_walk(ptalloc_walk_fn fn, void *arg)
 {
     ensure_init();
+    remote_flush();      /* this thread's frees show where they go */
     vg_quiet();
     int r = walk_all(fn, arg);
     vg_loud();
@@ -408,6 +413,7 @@ PUBLIC int ptalloc_walk(ptalloc_walk_fn fn, void *arg)
 PUBLIC int ptalloc_locate(const void *mem, struct ptalloc_chunk_info *out)
 {
     ensure_init();
+    remote_flush();      /* this thread's frees show where they go */
     vg_quiet();
     int r = locate(mem, out);
     vg_loud();
@@ -417,6 +423,7 @@ PUBLIC int ptalloc_locate(const void *mem, struct ptalloc_chunk_info *out)
 PUBLIC size_t ptalloc_bin(int arena, int kind, int index, void **out, size_t max)
 {
     ensure_init();
+    remote_flush();      /* this thread's frees show where they go */
     vg_quiet();
     size_t r = bin_contents(arena, kind, index, out, max);
     vg_loud();
@@ -426,6 +433,7 @@ PUBLIC size_t ptalloc_bin(int arena, int kind, int index, void **out, size_t max
 PUBLIC int ptalloc_arena_info(int n, struct ptalloc_arena_info *out)
 {
     ensure_init();
+    remote_flush();      /* this thread's frees show where they go */
     vg_quiet();
     int r = arena_info(n, out);
     vg_loud();

@@ -2,14 +2,37 @@
  * Two producer->consumer pairs, each with its own lock-free single-producer
  * single-consumer ring: the producer mallocs a message (24..512 B, filled
  * header), the consumer reads it and frees it, so every free is a free of
- * a block that another thread allocated. */
+ * a block that another thread allocated.
+ *
+ * Built with -DPINNED (prodcons_pinned): one pair, the producer on CPU 0
+ * and the consumer on CPU 1, so the two always run at once, as in a
+ * pipeline with a core per stage.  Unpinned, four threads on two cores
+ * take turns, and a run lands in one of two modes depending on where the
+ * scheduler puts them. */
 #include "common.h"
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 
 #define RING 1024      /* power of two */
+#ifdef PINNED
+#define PAIRS 1
+#else
 #define PAIRS 2
+#endif
+
+/* Runs the calling thread on CPU cpu, if the machine has two. */
+static void pin(int cpu)
+{
+#ifdef PINNED
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+#else
+    (void)cpu;
+#endif
+}
 
 struct ring {
     _Alignas(64) _Atomic unsigned long head;   /* written by the producer */
@@ -34,6 +57,7 @@ static void *producer(void *arg)
 {
     struct ring *r = arg;
     uint64_t rng = r->seed;
+    pin(0);
     for (long i = 0; i < r->count; i++) {
         size_t n = rng_range(&rng, 24, 512);
         uint64_t *m = xmalloc(n);
@@ -54,6 +78,7 @@ static void *consumer(void *arg)
 {
     struct ring *r = arg;
     uint64_t sum = 0;
+    pin(1);
     for (long i = 0; i < r->count; i++) {
         unsigned long t = atomic_load_explicit(&r->tail, memory_order_relaxed);
         unsigned spins = 0;

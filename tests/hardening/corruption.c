@@ -14,6 +14,7 @@
  *   corruption NAME...    only those cases, printing what each child wrote
  */
 #include "t.h"
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -185,6 +186,36 @@ static void c_mid_next_size(void)
     *next_size(a) = HUGE_SIZE | 1;
     free(a);
 }
+
+/* A thread that allocates nothing frees the main thread's blocks: past its
+ * caches they wait in its batch of remote frees, then are handed over to
+ * the arena.  A second free of one still in the batch, or handed over and
+ * not yet put away, is found by its key.  (glibc frees them straight into
+ * the bins and says "double free or corruption (!prev)".) */
+static void *free_first_twice(void *arg)
+{
+    void **b = arg;
+    for (int i = 0; b[i]; i++)
+        free(b[i]);
+    free(hide(b[0]));
+    return NULL;
+}
+
+static void remote_twice(int n)
+{
+    void *b[8] = {0};
+    for (int i = 0; i < n; i++)
+        b[i] = malloc(BIG);
+    hide(malloc(BIG));                  /* guard */
+    pthread_t t;
+    if (pthread_create(&t, NULL, free_first_twice, b) != 0)
+        _exit(SETUP_FAILED);
+    pthread_join(t, NULL);
+}
+
+static void c_remote_double_free(void) { remote_twice(1); }
+/* 5 x 5000 bytes pass a batch's 16 KiB: the first four are handed over. */
+static void c_remote_double_free_handed(void) { remote_twice(5); }
 
 static void c_munmap_invalid(void)
 {
@@ -507,6 +538,9 @@ static const struct tcase {
     {"mid_double_free", c_mid_double_free, "free(): double free detected in tcache 2", 0},
     {"mid_noprev", c_mid_noprev, "double free or corruption (!prev)", 0},
     {"mid_next_size", c_mid_next_size, "free(): invalid next size (normal)", 0},
+    {"remote_double_free", c_remote_double_free, "free(): double free detected in tcache 2", 0},
+    {"remote_double_free_handed", c_remote_double_free_handed,
+     "free(): double free detected in tcache 2", 0},
     {"tcache_unaligned", c_tcache_unaligned, "malloc(): unaligned tcache chunk detected", 0},
     {"fastbin_unaligned", c_fastbin_unaligned, "malloc(): unaligned fastbin chunk detected", PREFIX},
     {"fast_corruption", c_fast_corruption, "malloc(): memory corruption (fast)", 0},
