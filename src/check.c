@@ -249,7 +249,7 @@ static void check_arena(struct check_ctx *c, arena_t *a)
     }
     if (a->max_system_mem < a->system_mem)
         problem(c, "max_system_mem below system_mem", a, a->max_system_mem);
-    check_remote(c, a, a->handed, c->inuse_chunks);
+    check_remote(c, a, __atomic_load_n(&a->handed, __ATOMIC_ACQUIRE), c->inuse_chunks);
 }
 
 static void check_one_tcache(struct check_ctx *c, tcache_t *t)

@@ -87,12 +87,15 @@ NOINLINE void free_merge(arena_t *a, chunk_t *p, size_t size)
 
 void arena_hand_over(arena_t *a, tc_entry_t *first, tc_entry_t *last, size_t bytes)
 {
+    /* Counted before the push, so the thread that takes the chunks off
+     * counts them off after. */
+    size_t waiting = __atomic_add_fetch(&a->handed_bytes, bytes, __ATOMIC_RELAXED);
     tc_entry_t *old = __atomic_load_n(&a->handed, __ATOMIC_RELAXED);
     do
         last->next = protect_ptr(&last->next, old);
     while (!__atomic_compare_exchange_n(&a->handed, &old, first, 1, __ATOMIC_RELEASE,
                                         __ATOMIC_RELAXED));
-    if (__atomic_add_fetch(&a->handed_bytes, bytes, __ATOMIC_RELAXED) > HANDED_MAX_BYTES) {
+    if (waiting > HANDED_MAX_BYTES) {
         lock_acquire(&a->lock);
         arena_drain(a, false);
         lock_release(&a->lock);

@@ -219,7 +219,8 @@ static int remote_holds(arena_t *a, tc_entry_t *e)
             return 1;
     int found = 0;
     lock_acquire(&a->lock);
-    for (tc_entry_t *t = a->handed; t && aligned_ok((uintptr_t)t); t = reveal_ptr(&t->next))
+    for (tc_entry_t *t = __atomic_load_n(&a->handed, __ATOMIC_ACQUIRE); t && aligned_ok((uintptr_t)t);
+         t = reveal_ptr(&t->next))
         if (t == e) {
             found = 1;
             break;
