@@ -118,7 +118,8 @@ void tcache_thread_init(void)
                         ? TCACHE_MID_MAX_REQUEST : mp.tcache_max;
     /* The class the largest request takes from is the last one worth
      * filling. */
-    tcm.end = tcm.limit ? TCACHE_MID_CLASS_MIN(TCACHE_MID_CLASS_FOR(request2size(tcm.limit)) + 1) : 0;
+    size_t end = TCACHE_MID_CLASS_MIN(TCACHE_MID_CLASS_FOR(request2size(tcm.limit)) + 1);
+    tcm.end = !tcm.limit ? 0 : end < TCACHE_MID_END ? end : TCACHE_MID_END;
     if (!tc.listed)
         list_add();
     tc.state = TC_ACTIVE;

@@ -84,7 +84,8 @@ static inline int tcache_mid_put(chunk_t *p, size_t size)
 
 /* Get: a cached chunk of at least nb bytes (TCACHE_MID_MIN < nb <=
  * TCACHE_MID_MAX_NB), or NULL.  The chunk of nb's own class will do if it
- * is large enough; every chunk of the next class is. */
+ * is large enough; every chunk of the next class is (past the last class,
+ * the slot that stays empty). */
 static inline void *tcache_mid_get(size_t nb)
 {
     size_t k = TCACHE_MID_CLASS_OF_CHUNK(nb);

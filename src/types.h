@@ -89,19 +89,19 @@
 #define TCACHE_MAX_COUNT   65535
 
 /* The mid-size cache, the tcache's continuation for chunk sizes from 1056
- * to 4127 (requests up to 4056): one free chunk per class of 64 bytes of
+ * to 4127 (requests up to 4104): one free chunk per class of 64 bytes of
  * chunk size, per thread.  On by default (option tcache_mid); a tcache_max
  * above 1032 caps it (glibc 2.42 caches chunks that large in its tcache),
  * one below 1032 turns it off.  A chunk goes to the class its size
  * starts; a request takes the chunk of its own class if that is large
  * enough, else the next class's, so it may get up to 96 bytes more than
- * it asked for.  The slow paths use it (tcache.h); the public tcache
- * index continues from 64. */
+ * it asked for; a request of the last class has only its own.  The slow
+ * paths use it (tcache.h); the public tcache index continues from 64. */
 #define TCACHE_MID_CLASSES 48
 #define TCACHE_MID_SHIFT   6
 #define TCACHE_MID_MIN     (TCACHE_SLOTS * 16)
 #define TCACHE_MID_END     (TCACHE_MID_MIN + (TCACHE_MID_CLASSES << TCACHE_MID_SHIFT))
-#define TCACHE_MID_MAX_NB  (TCACHE_MID_END - (1u << TCACHE_MID_SHIFT))
+#define TCACHE_MID_MAX_NB  (TCACHE_MID_END - 16u)   /* the last class's largest */
 #define TCACHE_MID_MAX_REQUEST (TCACHE_MID_MAX_NB - 8u)
 /* The class a free chunk of that size is filed under; the class whose
  * every chunk is at least nb bytes; the smallest chunk size of class k. */
@@ -109,7 +109,7 @@
 #define TCACHE_MID_CLASS_FOR(nb) \
     (((nb) - TCACHE_MID_MIN + (1u << TCACHE_MID_SHIFT) - 1) >> TCACHE_MID_SHIFT)
 #define TCACHE_MID_CLASS_MIN(k)  (TCACHE_MID_MIN + ((size_t)(k) << TCACHE_MID_SHIFT))
-/* The largest tcache_max accepted (glibc 2.42's); above 4056 it changes
+/* The largest tcache_max accepted (glibc 2.42's); above 4104 it changes
  * nothing. */
 #define TCACHE_MAX_TUNABLE (4ul << 20)
 

@@ -645,7 +645,7 @@ static void op_mallopt(void)
             v = v8 % 3;
             want = v <= 1;
         } else {
-            /* tcache_max: small, the mid-size range (1033..4056 and a
+            /* tcache_max: small, the mid-size range (1033..4104 and a
              * little past it), and around the 4 MiB limit. */
             v = which == 6 ? (v8 < 200 ? v8 % 20 : (long)(v8 - 200) * 100)
                            : v8 < 200 ? (long)v8 * 5

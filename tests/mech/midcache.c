@@ -1,11 +1,11 @@
 /*
  * The mid-size cache.  Freed chunks of 1056..4127 bytes wait in the
  * thread's cache, one per 64-byte class of chunk size; requests up to
- * 4056 bytes take from it.
+ * 4104 bytes take from it.
  *
  *  - on by default; with tcache_mid = 0, or tcache_max below 1032, a freed
  *    2040-byte block goes to the unsorted bin;
- *  - tcache_max = 4056 (the same as the default): it stays in the tcache
+ *  - tcache_max = 4104 (the same as the default): it stays in the tcache
  *    (ptalloc_locate says PTALLOC_TCACHE, bin 64 + its class; ptalloc_bin
  *    lists it), and the next request of its class gets it back, even one
  *    a little smaller;
@@ -67,15 +67,15 @@ int main(int argc, char **argv)
     CHECKF(m_where(a) == PTALLOC_UNSORTED, "tcache_max 1000: freed 2040-byte block is %s", m_where_name(m_where(a)));
     a = malloc(2040);
 
-    CHECK(m_set("tcache_max", 4056) == 1);
-    CHECK(m_get("tcache_max") == 4056);
+    CHECK(m_set("tcache_max", 4104) == 1);
+    CHECK(m_get("tcache_max") == 4104);
     size_t sa = m_size(a);
     char *b = malloc(2040);
     guard[1] = malloc(64);
     free(a);
     struct ptalloc_chunk_info ci = m_info(a);
     CHECKF(ci.where == PTALLOC_TCACHE && ci.bin == class_of_chunk(sa),
-           "tcache_max 4056: freed %zu-byte chunk is %s[%d], want tcache[%d]", sa,
+           "tcache_max 4104: freed %zu-byte chunk is %s[%d], want tcache[%d]", sa,
            m_where_name(ci.where), ci.bin, class_of_chunk(sa));
     CHECK(m_in_bin(PTALLOC_TCACHE, class_of_chunk(sa), a));
     t_heap_check("one cached");
@@ -108,14 +108,28 @@ int main(int argc, char **argv)
     free(d);
     free(r);
 
-    /* The largest request, with its class and the ones around it empty
-     * (its chunk's class is the last one). */
+    /* The largest requests, with their class and the ones around it
+     * empty (their chunks' class is the last one): a page-sized buffer
+     * comes back from the cache; a smaller chunk of the last class is no
+     * use to a larger request of it. */
     ptalloc_thread_flush();
-    char *big = malloc(4056);
-    CHECK(big != NULL && m_size(big) == 4064 && m_where(big) == PTALLOC_INUSE);
+    char *big = malloc(4096);
+    CHECK(big != NULL && m_size(big) == 4112 && m_where(big) == PTALLOC_INUSE);
     free(big);
     CHECK(m_where(big) == PTALLOC_TCACHE);
-    CHECK(malloc(4056) == big);
+    CHECK(malloc(4096) == big);
+    free(big);
+    ptalloc_thread_flush();
+    char *last = malloc(4056);          /* a 4064-byte chunk: the last class */
+    guard[4] = malloc(64);
+    CHECK(m_size(last) == 4064);
+    free(last);
+    CHECK(m_where(last) == PTALLOC_TCACHE);
+    big = malloc(4096);
+    CHECKF(big != last, "a 4096-byte request got the cached 4064-byte chunk");
+    CHECK(m_size(big) >= 4112);
+    CHECK(malloc(4056) == last);
+    free(last);
     free(big);
     c = malloc(lo - 8);
     free(c);
@@ -135,7 +149,7 @@ int main(int argc, char **argv)
     free(f);
     CHECKF(m_where(e) == PTALLOC_TCACHE, "tcache_max 2000: 1900-byte block is %s", m_where_name(m_where(e)));
     CHECKF(m_where(f) != PTALLOC_TCACHE, "tcache_max 2000: 3500-byte block is in the tcache");
-    CHECK(m_set("tcache_max", 4056) == 1);
+    CHECK(m_set("tcache_max", 4104) == 1);
 
     /* A thread's cache goes back when it exits. */
     pthread_t th;
