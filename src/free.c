@@ -85,7 +85,7 @@ NOINLINE void free_merge(arena_t *a, chunk_t *p, size_t size)
  * check.  If its owner does not come back for them, the thread handing
  * over puts them away itself once HANDED_MAX_BYTES wait there. */
 
-void arena_hand_over(arena_t *a, tc_entry_t *first, tc_entry_t *last, size_t bytes)
+NOINLINE void arena_hand_over(arena_t *a, tc_entry_t *first, tc_entry_t *last, size_t bytes)
 {
     /* Counted before the push, so the thread that takes the chunks off
      * counts them off after. */
@@ -107,7 +107,7 @@ void arena_hand_over(arena_t *a, tc_entry_t *first, tc_entry_t *last, size_t byt
  * (a thread allocating in its own arena), the thread's cache takes what it
  * has room for, as if the thread had freed the chunks itself; the rest
  * goes to the bins. */
-void arena_drain(arena_t *a, bool cache)
+NOINLINE void arena_drain(arena_t *a, bool cache)
 {
     tc_entry_t *e = __atomic_exchange_n(&a->handed, NULL, __ATOMIC_ACQUIRE);
     cache = cache && tc.state == TC_ACTIVE;

@@ -200,7 +200,7 @@ int tcache_put_slow(chunk_t *p, size_t size)
 /* ---- remote frees (free.c says why) ------------------------------------- */
 
 /* Hands the thread's batch over to its arena. */
-void remote_flush(void)
+NOINLINE void remote_flush(void)
 {
     tc_entry_t *first = tc.remote;
     if (!first)
@@ -235,7 +235,7 @@ static int remote_holds(arena_t *a, tc_entry_t *e)
  * makes of it, bar the ones that read the arena's top, which its owner
  * keeps writing (the chunks bound for the bins meet them when they are
  * put away). */
-void remote_put(arena_t *a, chunk_t *p, size_t size)
+NOINLINE void remote_put(arena_t *a, chunk_t *p, size_t size)
 {
     tc_entry_t *e = (tc_entry_t *)chunk2mem(p);
     if (unlikely(e->key == tc.key) && remote_holds(a, e))
