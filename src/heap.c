@@ -149,7 +149,7 @@ int heap_trim(heap_info_t *h, size_t pad)
     if (extra == 0 || heap_shrink(h, (long)extra) != 0)
         return released;
     a->system_mem -= extra;
-    note_trim(a, extra);
+    note_trim(a, extra, false);
     set_head(top, (size - extra) | PREV_INUSE);
     return 1;
 }

@@ -33,6 +33,7 @@ int     os_protect(void *p, size_t len, int writable);
 void   *os_remap(void *p, size_t old_len, size_t new_len);  /* may move */
 int     os_purge(void *p, size_t len);            /* MADV_DONTNEED              */
 void   *os_sbrk(intptr_t inc);                    /* (void *)-1 on failure      */
+size_t  os_resident_pages(void *p, size_t npages); /* mincore; 0 on failure   */
 void    os_futex_wait(int *addr, int val);
 void    os_futex_wake(int *addr, int n);
 const char *os_getenv(const char *name);          /* NULL before the env exists */
@@ -163,7 +164,7 @@ void *mmap_chunk_alloc(size_t nb, size_t align);  /* an IS_MMAPPED chunk   */
 void  mmap_chunk_free(chunk_t *p);
 chunk_t *mmap_chunk_remap(chunk_t *p, size_t nb);
 int   sys_trim(arena_t *a, size_t pad);
-void  note_trim(arena_t *a, size_t released);
+void  note_trim(arena_t *a, size_t released, bool dense);
 int   arena_release_pages(arena_t *a, size_t pad);            /* madvise free pages    */
 char *main_segment_start(segment_t *s);
 

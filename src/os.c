@@ -89,6 +89,22 @@ int os_purge(void *p, size_t len)
     return sys6(SYS_madvise, (long)p, (long)len, MADV_DONTNEED, 0, 0, 0) == 0 ? 0 : -1;
 }
 
+size_t os_resident_pages(void *p, size_t npages)
+{
+    unsigned char vec[1024];
+    size_t n = 0;
+    for (size_t done = 0; done < npages;) {
+        size_t k = npages - done < sizeof vec ? npages - done : sizeof vec;
+        if (sys6(SYS_mincore, (long)((char *)p + done * os_pagesize), (long)(k * os_pagesize),
+                 (long)vec, 0, 0, 0) != 0)
+            return 0;
+        for (size_t i = 0; i < k; i++)
+            n += vec[i] & 1;
+        done += k;
+    }
+    return n;
+}
+
 void *os_sbrk(intptr_t inc)
 {
     return KEEP_ERRNO(sbrk(inc));

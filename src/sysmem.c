@@ -137,9 +137,16 @@ chunk_t *mmap_chunk_remap(chunk_t *p, size_t nb)
  * trim threshold to one and a half times what was trimmed (at most 64
  * MiB), unless the program set the threshold itself.  (Twice as much was
  * no faster on the benchmarks and kept ~4% more memory resident.)  Slow
- * regrowth by small blocks is not raised for: there the kept pages would
- * mostly swell the resident set (blocks are often touched sparsely). */
+ * regrowth by small blocks is raised for only when the trim gave back
+ * memory that was nearly all resident (90% of its pages or more, asked of
+ * the kernel with mincore before a trim of 1 MiB or more): a program that
+ * touches its blocks sparsely would see the kept pages swell its resident
+ * set (realloc_grow: 61% resident, kept memory +30% peak RSS), one that
+ * fills them reuses them (batch_medium: 99.9%; 0.35 s instead of 0.60,
+ * and its peak RSS measured exactly 0.5% higher). */
 #define REGROWTH_BURST_BYTES_PER_MALLOC 16384
+#define TRIM_PROBE_PAGES 16384          /* at most 64 MiB looked at */
+#define TRIM_DENSE_MIN (1024u * 1024)
 static void note_regrowth(arena_t *a, size_t grow)
 {
     if (!a->trimmed)
@@ -148,7 +155,7 @@ static void note_regrowth(arena_t *a, size_t grow)
     if (a->regrown < a->trimmed / 2)
         return;
     size_t calls = a->mallocs - a->mallocs_at_trim;
-    if (!mp.no_dyn_threshold && a->regrown / (calls + 1) >= REGROWTH_BURST_BYTES_PER_MALLOC) {
+    if (!mp.no_dyn_threshold && (a->trimmed_dense || a->regrown / (calls + 1) >= REGROWTH_BURST_BYTES_PER_MALLOC)) {
         size_t want = a->trimmed + a->trimmed / 2;
         if (want > 2 * DEFAULT_MMAP_THRESHOLD_MAX)
             want = 2 * DEFAULT_MMAP_THRESHOLD_MAX;
@@ -158,9 +165,10 @@ static void note_regrowth(arena_t *a, size_t grow)
     a->trimmed = 0;
 }
 
-void note_trim(arena_t *a, size_t released)
+void note_trim(arena_t *a, size_t released, bool dense)
 {
     a->trimmed = released;
+    a->trimmed_dense = dense;
     a->regrown = 0;
     a->mallocs_at_trim = a->mallocs;
 }
@@ -377,13 +385,16 @@ int sys_trim(arena_t *a, size_t pad)
     char *cur = os_sbrk(0);
     if (cur != s->end)
         return 0;                   /* someone else moved the break */
+    size_t probe = extra / os_pagesize < TRIM_PROBE_PAGES ? extra / os_pagesize : TRIM_PROBE_PAGES;
+    bool dense = extra >= TRIM_DENSE_MIN &&
+                 os_resident_pages(cur - extra, probe) * 10 >= probe * 9;
     os_sbrk(-(intptr_t)extra);
     char *now = os_sbrk(0);
     if (now == (char *)-1 || now >= cur)
         return 0;
     size_t released = (size_t)(cur - now);
     a->system_mem -= released;
-    note_trim(a, released);
+    note_trim(a, released, dense);
     s->end = now;
     set_head(top, (size - released) | PREV_INUSE);
     return 1;

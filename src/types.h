@@ -214,6 +214,7 @@ typedef struct __attribute__((aligned(CACHE_LINE))) arena {
     heap_info_t    *heap;                /* non-main: the newest sub-heap   */
     size_t          chunk_flag;          /* NON_MAIN_ARENA, or 0 for main    */
     size_t          trimmed;             /* bytes the last trim gave back    */
+    bool            trimmed_dense;       /* ... nearly all of them resident  */
     size_t          regrown;             /* bytes grown since then           */
     size_t          mallocs;             /* int_malloc calls, ever           */
     size_t          mallocs_at_trim;

@@ -15,6 +15,11 @@
  *    (automatic trim past trim_threshold, keeping top_pad); with a huge
  *    trim_threshold it stays up until malloc_trim(0), which lowers it and
  *    returns 1; malloc_trim(pad) keeps pad bytes of top;
+ *  - grow/shrink ping-pong: 3 MB of 1000-byte blocks, filled, freed
+ *    (the break goes down) and allocated again raise trim_threshold past
+ *    what was trimmed, and the next free-all keeps the break; 8 MB of
+ *    12000-byte blocks touched at their first byte only (a third of their
+ *    pages resident) leave it at 128 KiB, and the break goes down again;
  *  - brk blocked (a page mapped at the break): small blocks still
  *    succeed, are ordinary heap chunks (not IS_MMAPPED), and the main
  *    arena gains a segment (fence-posts at the seam).
@@ -175,6 +180,50 @@ static void free_blocks(void)
         free(blk[i]);
 }
 
+static void regrowth(void)
+{
+    m_no_tcache(g_argv);
+    CHECK(m_get("trim_threshold") == (long)(128 * KiB));
+    if (!alloc_blocks(1000))
+        return;
+    char *b1 = sbrk(0);
+    free_blocks();
+    char *b2 = sbrk(0);
+    CHECKF(b2 <= b1 - 2500 * KiB, "the first free-all lowered the break by %td bytes only", b1 - b2);
+    if (!alloc_blocks(1000))
+        return;
+    CHECKF(m_get("trim_threshold") >= (long)((b1 - b2) + (b1 - b2) / 2),
+           "trim_threshold %ld after regrowing %td trimmed bytes of filled blocks",
+           m_get("trim_threshold"), b1 - b2);
+    char *b3 = sbrk(0);
+    free_blocks();
+    CHECKF(sbrk(0) == b3, "the second free-all moved the break by %td bytes", b3 - (char *)sbrk(0));
+    t_heap_check("regrowth kept");
+}
+
+#define SPARSE 700
+static void regrowth_sparse(void)
+{
+    m_no_tcache(g_argv);
+    for (int round = 0; round < 2; round++) {
+        char *b0 = sbrk(0);
+        for (int i = 0; i < SPARSE; i++) {
+            blk[i] = malloc(12000);
+            *(char *)blk[i] = 1;
+        }
+        char *b1 = sbrk(0);
+        for (int i = 0; i < SPARSE; i++)
+            free(blk[i]);
+        char *b2 = sbrk(0);
+        CHECKF(b2 <= b1 - 7 * MiB, "round %d: free-all lowered the break by %td bytes only",
+               round, b1 - b2);
+        CHECKF(b1 >= b0 + 7 * MiB, "round %d: the break grew by %td bytes only", round, b1 - b0);
+    }
+    CHECKF(m_get("trim_threshold") == (long)(128 * KiB),
+           "trim_threshold %ld after regrowing sparsely touched blocks", m_get("trim_threshold"));
+    t_heap_check("regrowth sparse");
+}
+
 static void trim(void)
 {
     m_no_tcache(g_argv);
@@ -298,6 +347,8 @@ int main(int argc, char **argv)
     m_in_child("dynamic threshold", dynamic);
     m_in_child("dynamic threshold cap", dynamic_cap);
     m_in_child("trim", trim);
+    m_in_child("regrowth", regrowth);
+    m_in_child("regrowth sparse", regrowth_sparse);
     m_in_child("brk blocked", brk_blocked);
     t_heap_check("end");
     return t_done();
