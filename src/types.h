@@ -288,7 +288,8 @@ typedef struct tcache {
     /* The batch of frees of another arena's chunks (tcache.c). */
     tc_entry_t *remote, *remote_last;
     arena_t    *remote_arena;
-    uint32_t    remote_count, remote_bytes;
+    size_t      remote_bytes;
+    uint32_t    remote_count;
     uint32_t    remote_limit;   /* chunks per batch; 0 = no batching   */
 } tcache_t;
 
