@@ -81,9 +81,10 @@ NOINLINE void free_merge(arena_t *a, chunk_t *p, size_t size)
  * acquisition makes both wait on each other.  The batch goes onto the
  * arena's lock-free stack, linked like a tcache slot; the next thread to
  * allocate in the arena, already holding its lock, puts the chunks away
- * (int_malloc), as do malloc_trim, the statistics, the heap walk and the
- * check.  If its owner does not come back for them, the thread handing
- * over puts them away itself once HANDED_MAX_BYTES wait there. */
+ * (int_malloc), as do malloc_trim, the statistics and the heap walk (the
+ * check only verifies them).  If its owner does not come back for them,
+ * the thread handing over puts them away itself once HANDED_MAX_BYTES
+ * wait there. */
 
 NOINLINE void arena_hand_over(arena_t *a, tc_entry_t *first, tc_entry_t *last, size_t bytes)
 {
