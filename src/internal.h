@@ -219,6 +219,20 @@ static inline void check_free_pointer(const chunk_t *p, size_t size)
         malloc_error("free(): invalid size");
 }
 
+/* The checks of a free that read only the next chunk's header and the
+ * arena's size (check_free_next below, remote_put, fastbin_push): the
+ * header says the freed chunk is in use - not asked of a fastbin-size
+ * chunk, which keeps that bit in a fastbin too - and has a sane size. */
+static inline void check_next_header(arena_t *a, const chunk_t *next, bool fast)
+{
+    size_t nsize = __atomic_load_n(&next->size, __ATOMIC_RELAXED);
+    if (unlikely(!fast && !(nsize & PREV_INUSE)))
+        malloc_error("double free or corruption (!prev)");
+    if (unlikely(nsize <= 2 * SIZE_SZ ||
+                 (nsize & ~(size_t)SIZE_BITS) >= __atomic_load_n(&a->system_mem, __ATOMIC_RELAXED)))
+        malloc_error(fast ? "free(): invalid next size (fast)" : "free(): invalid next size (normal)");
+}
+
 /* The checks of a free that look at the arena and the next chunk: p is
  * not the top, ends inside the arena, the next chunk says p is in use and
  * has a sane size.  The mid-size cache runs them without the lock
@@ -235,12 +249,7 @@ static inline void check_free_next(arena_t *a, const chunk_t *p, const chunk_t *
     if (locked && unlikely(contiguous(a) && a == &main_arena &&
                            (const char *)next >= (const char *)top + chunksize(top)))
         malloc_error("double free or corruption (out)");
-    size_t nsize = __atomic_load_n(&next->size, __ATOMIC_RELAXED);
-    if (unlikely(!(nsize & PREV_INUSE)))
-        malloc_error("double free or corruption (!prev)");
-    if (unlikely(nsize <= 2 * SIZE_SZ ||
-                 (nsize & ~(size_t)SIZE_BITS) >= __atomic_load_n(&a->system_mem, __ATOMIC_RELAXED)))
-        malloc_error("free(): invalid next size (normal)");
+    check_next_header(a, next, false);
 }
 
 /* Safe-linking: next pointers in tcache and fastbins are stored XORed with
@@ -258,9 +267,7 @@ void  perturb_free(void *mem, size_t n);
 /* Pushes a fastbin-size chunk onto its fastbin (lock held). */
 static inline void fastbin_push(arena_t *a, chunk_t *p, size_t size)
 {
-    chunk_t *next = chunk_at(p, size);
-    if (unlikely(next->size <= 2 * SIZE_SZ || chunksize(next) >= a->system_mem))
-        malloc_error("free(): invalid next size (fast)");
+    check_next_header(a, chunk_at(p, size), true);
     if (unlikely(mp.perturb))
         perturb_free(chunk2mem(p), size - 2 * SIZE_SZ);
     unsigned idx = fastbin_index(size);

@@ -213,19 +213,20 @@ NOINLINE void remote_flush(void)
 
 /* Is e waiting in the thread's batch, or handed over to a and not yet put
  * away?  Only asked when e carries the key. */
-static int remote_holds(arena_t *a, tc_entry_t *e)
+static int list_holds(tc_entry_t *t, tc_entry_t *e)
 {
-    for (tc_entry_t *t = tc.remote; t && aligned_ok((uintptr_t)t); t = reveal_ptr(&t->next))
+    for (; t && aligned_ok((uintptr_t)t); t = reveal_ptr(&t->next))
         if (t == e)
             return 1;
-    int found = 0;
+    return 0;
+}
+
+static int remote_holds(arena_t *a, tc_entry_t *e)
+{
+    if (list_holds(tc.remote, e))
+        return 1;
     lock_acquire(&a->lock);
-    for (tc_entry_t *t = __atomic_load_n(&a->handed, __ATOMIC_ACQUIRE); t && aligned_ok((uintptr_t)t);
-         t = reveal_ptr(&t->next))
-        if (t == e) {
-            found = 1;
-            break;
-        }
+    int found = list_holds(__atomic_load_n(&a->handed, __ATOMIC_ACQUIRE), e);
     lock_release(&a->lock);
     return found;
 }
@@ -240,13 +241,7 @@ NOINLINE void remote_put(arena_t *a, chunk_t *p, size_t size)
     tc_entry_t *e = (tc_entry_t *)chunk2mem(p);
     if (unlikely(e->key == tc.key) && remote_holds(a, e))
         malloc_error("free(): double free detected in tcache 2");
-    size_t nsize = __atomic_load_n(&chunk_at(p, size)->size, __ATOMIC_RELAXED);
-    int fast = size <= mp.max_fast;
-    if (unlikely(!fast && !(nsize & PREV_INUSE)))
-        malloc_error("double free or corruption (!prev)");
-    if (unlikely(nsize <= 2 * SIZE_SZ ||
-                 (nsize & ~(size_t)SIZE_BITS) >= __atomic_load_n(&a->system_mem, __ATOMIC_RELAXED)))
-        malloc_error(fast ? "free(): invalid next size (fast)" : "free(): invalid next size (normal)");
+    check_next_header(a, chunk_at(p, size), size <= mp.max_fast);
     tcache_t *t = &tc;
     if (t->remote && t->remote_arena != a)
         remote_flush();
