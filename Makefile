@@ -21,10 +21,10 @@ BASE    := -std=gnu11 -fPIC -Iinclude -Isrc -fvisibility=hidden -fno-plt \
            -fno-builtin-calloc -fno-builtin-realloc -fno-stack-protector -fno-strict-aliasing \
            $(WARN) -Wno-missing-attributes
 REL_CF  := $(BASE) -O2 -g -DNDEBUG -flto=auto -ffat-lto-objects
-DBG_CF  := $(BASE) -O1 -g -DPTALLOC_DEBUG=1
-UBS_CF  := $(BASE) -O1 -g -DPTALLOC_DEBUG=1 -fsanitize=undefined -fno-sanitize-recover=all \
+DBG_CF  := $(BASE) -O1 -freorder-functions -g -DPTALLOC_DEBUG=1
+UBS_CF  := $(BASE) -O1 -freorder-functions -g -DPTALLOC_DEBUG=1 -fsanitize=undefined -fno-sanitize-recover=all \
            -fno-sanitize=alignment
-LDSO    := -shared -Wl,-soname,libptalloc.so -Wl,-z,nodelete -Wl,--version-script=src/exports.map
+LDSO    := -shared -Wl,-T,src/layout.ld -Wl,-soname,libptalloc.so -Wl,-z,nodelete -Wl,--version-script=src/exports.map
 
 REL_OBJ := $(SRCS:src/%.c=build/obj/%.o)
 DBG_OBJ := $(SRCS:src/%.c=build/debug/obj/%.o)
@@ -34,12 +34,15 @@ UBS_OBJ := $(SRCS:src/%.c=build/ubsan/obj/%.o)
 all: lib
 lib: build/libptalloc.so build/libptalloc.a
 
-# Introspection and set-up code is cold: built for size, which keeps the
-# library's resident pages down (a preloaded library's pages all count).
-COLD_SRCS := check walk stats fmt options
+# Introspection is cold: its functions are marked COLD and src/layout.ld
+# puts them in a mapping of their own, untouched by a program that does
+# not call them.  Built for size, outside LTO (an -O level given only at
+# compile time has no effect on an LTO build).  options.c stays in: built
+# apart, its parameters cost the hot paths instructions.
+COLD_SRCS := check walk stats fmt
 build/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(REL_CF) $(if $(filter $(COLD_SRCS),$*),-Os) -c $< -o $@
+	$(CC) $(REL_CF) $(if $(filter $(COLD_SRCS),$*),-Os -fno-lto) -c $< -o $@
 build/debug/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(DBG_CF) -c $< -o $@
@@ -47,13 +50,13 @@ build/ubsan/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(UBS_CF) -c $< -o $@
 
-build/libptalloc.so: $(REL_OBJ) src/exports.map
+build/libptalloc.so: $(REL_OBJ) src/exports.map src/layout.ld
 	$(CC) $(LDSO) -O2 -g -flto=auto -o $@ $(REL_OBJ)
 build/libptalloc.a: $(REL_OBJ)
 	rm -f $@ && ar rcs $@ $(REL_OBJ)
-build/debug/libptalloc.so: $(DBG_OBJ) src/exports.map
+build/debug/libptalloc.so: $(DBG_OBJ) src/exports.map src/layout.ld
 	$(CC) $(LDSO) -o $@ $(DBG_OBJ)
-build/ubsan/libptalloc.so: $(UBS_OBJ) src/exports.map
+build/ubsan/libptalloc.so: $(UBS_OBJ) src/exports.map src/layout.ld
 	$(CC) $(LDSO) -fsanitize=undefined -o $@ $(UBS_OBJ)
 debug: build/debug/libptalloc.so
 ubsan: build/ubsan/libptalloc.so

@@ -463,13 +463,13 @@ PUBLIC int posix_memalign(void **out, size_t align, size_t n)
     return 0;
 }
 
-PUBLIC void *valloc(size_t n)
+COLD PUBLIC void *valloc(size_t n)
 {
     ensure_init();
     return memalign_impl(os_pagesize, n);
 }
 
-PUBLIC void *pvalloc(size_t n)
+COLD PUBLIC void *pvalloc(size_t n)
 {
     ensure_init();
     size_t rounded = align_up(n, os_pagesize);
@@ -515,7 +515,7 @@ PUBLIC void *__libc_pvalloc(size_t n) __attribute__((alias("pvalloc")));
 
 /* ---- mallopt, malloc_trim ----------------------------------------------------- */
 
-PUBLIC int mallopt(int param, int value)
+COLD PUBLIC int mallopt(int param, int value)
 {
     ensure_init();
     vg_quiet();
@@ -529,7 +529,7 @@ PUBLIC int mallopt(int param, int value)
     return r;
 }
 
-PUBLIC int malloc_trim(size_t pad)
+COLD PUBLIC int malloc_trim(size_t pad)
 {
     ensure_init();
     int released = 0;

@@ -45,7 +45,7 @@ struct check_ctx {
     fmtbuf_t *out;
 };
 
-static void problem(struct check_ctx *c, const char *what, const void *where, size_t value)
+static COLD void problem(struct check_ctx *c, const char *what, const void *where, size_t value)
 {
     c->problems++;
     if (c->verbose && c->problems <= 50)
@@ -53,7 +53,7 @@ static void problem(struct check_ctx *c, const char *what, const void *where, si
                    c->a ? c->a->number : -1, what, where, value);
 }
 
-static int check_chunk(arena_t *a, chunk_t *p, int seg, void *arg)
+static COLD int check_chunk(arena_t *a, chunk_t *p, int seg, void *arg)
 {
     struct check_ctx *c = arg;
     size_t size = chunksize(p);
@@ -111,7 +111,7 @@ static int check_chunk(arena_t *a, chunk_t *p, int seg, void *arg)
     return 0;
 }
 
-static void check_bins(struct check_ctx *c, arena_t *a, size_t *bin_chunks, size_t limit)
+static COLD void check_bins(struct check_ctx *c, arena_t *a, size_t *bin_chunks, size_t limit)
 {
     for (unsigned i = 1; i < NBINS; i++) {
         chunk_t *bin = bin_at(a, i);
@@ -160,7 +160,7 @@ static void check_bins(struct check_ctx *c, arena_t *a, size_t *bin_chunks, size
     }
 }
 
-static size_t check_fastbins(struct check_ctx *c, arena_t *a, size_t limit)
+static COLD size_t check_fastbins(struct check_ctx *c, arena_t *a, size_t limit)
 {
     size_t total = 0;
     for (unsigned i = 0; i < NFASTBINS; i++) {
@@ -188,7 +188,7 @@ static size_t check_fastbins(struct check_ctx *c, arena_t *a, size_t limit)
 
 /* Frees handed over to arena a, or waiting in a thread's batch for it
  * (free.c): in-use chunks of a, carrying the key, at most limit of them. */
-static void check_remote(struct check_ctx *c, arena_t *a, tc_entry_t *e, size_t limit)
+static COLD void check_remote(struct check_ctx *c, arena_t *a, tc_entry_t *e, size_t limit)
 {
     size_t n = 0;
     for (; e; e = reveal_ptr(&e->next)) {
@@ -208,7 +208,7 @@ static void check_remote(struct check_ctx *c, arena_t *a, tc_entry_t *e, size_t 
     }
 }
 
-static void check_arena(struct check_ctx *c, arena_t *a)
+static COLD void check_arena(struct check_ctx *c, arena_t *a)
 {
     c->a = a;
     c->prev = NULL;
@@ -252,7 +252,7 @@ static void check_arena(struct check_ctx *c, arena_t *a)
     check_remote(c, a, __atomic_load_n(&a->handed, __ATOMIC_ACQUIRE), c->inuse_chunks);
 }
 
-static void check_one_tcache(struct check_ctx *c, tcache_t *t)
+static COLD void check_one_tcache(struct check_ctx *c, tcache_t *t)
 {
     if (t->state != TC_ACTIVE)
         return;
@@ -304,7 +304,7 @@ static void check_one_tcache(struct check_ctx *c, tcache_t *t)
 
 /* The calling thread's cache; with all_threads, every live thread's (the
  * others must not be allocating meanwhile: their caches have no lock). */
-static void check_tcache(struct check_ctx *c, int all_threads)
+static COLD void check_tcache(struct check_ctx *c, int all_threads)
 {
     c->a = NULL;
     if (!all_threads) {
@@ -319,7 +319,7 @@ static void check_tcache(struct check_ctx *c, int all_threads)
         check_one_tcache(c, &tc);
 }
 
-static void check_mmapped(struct check_ctx *c)
+static COLD void check_mmapped(struct check_ctx *c)
 {
     long n = 0;
     size_t bytes = 0;
@@ -344,7 +344,7 @@ static void check_mmapped(struct check_ctx *c)
     lock_release(&mmap_lock);
 }
 
-PUBLIC int ptalloc_check(int verbose)
+COLD PUBLIC int ptalloc_check(int verbose)
 {
     char buf[1024];
     fmtbuf_t out;

@@ -9,7 +9,7 @@
 #include <limits.h>
 #include "internal.h"
 
-void fmt_init(fmtbuf_t *b, char *buf, size_t cap, int fd)
+COLD void fmt_init(fmtbuf_t *b, char *buf, size_t cap, int fd)
 {
     b->buf = buf;
     b->cap = cap;
@@ -17,7 +17,7 @@ void fmt_init(fmtbuf_t *b, char *buf, size_t cap, int fd)
     b->fd = fd;
 }
 
-void fmt_flush(fmtbuf_t *b)
+COLD void fmt_flush(fmtbuf_t *b)
 {
     if (b->fd >= 0 && b->len) {
         os_write(b->fd, b->buf, b->len);
@@ -25,7 +25,7 @@ void fmt_flush(fmtbuf_t *b)
     }
 }
 
-static void put(fmtbuf_t *b, char c)
+static COLD void put(fmtbuf_t *b, char c)
 {
     if (b->len + 1 >= b->cap) {
         if (b->fd < 0)
@@ -35,7 +35,7 @@ static void put(fmtbuf_t *b, char c)
     b->buf[b->len++] = c;
 }
 
-static void put_padded(fmtbuf_t *b, const char *s, size_t n, int width, int left, char padc)
+static COLD void put_padded(fmtbuf_t *b, const char *s, size_t n, int width, int left, char padc)
 {
     int pad = width > (int)n ? width - (int)n : 0;
     if (!left)
@@ -45,7 +45,7 @@ static void put_padded(fmtbuf_t *b, const char *s, size_t n, int width, int left
         while (pad-- > 0) put(b, ' ');
 }
 
-static size_t utoa(unsigned long long v, unsigned base, char *out)
+static COLD size_t utoa(unsigned long long v, unsigned base, char *out)
 {
     char tmp[24];
     size_t n = 0;
@@ -59,7 +59,7 @@ static size_t utoa(unsigned long long v, unsigned base, char *out)
     return n;
 }
 
-void fmt_vprintf(fmtbuf_t *b, const char *f, va_list ap)
+COLD void fmt_vprintf(fmtbuf_t *b, const char *f, va_list ap)
 {
     char num[32];
     for (; *f; f++) {
@@ -126,7 +126,7 @@ void fmt_vprintf(fmtbuf_t *b, const char *f, va_list ap)
         b->buf[b->len < b->cap ? b->len : b->cap - 1] = 0;
 }
 
-void fmt_printf(fmtbuf_t *b, const char *f, ...)
+COLD void fmt_printf(fmtbuf_t *b, const char *f, ...)
 {
     va_list ap;
     va_start(ap, f);
@@ -134,7 +134,7 @@ void fmt_printf(fmtbuf_t *b, const char *f, ...)
     va_end(ap);
 }
 
-size_t fmt_snprintf(char *buf, size_t cap, const char *f, ...)
+COLD size_t fmt_snprintf(char *buf, size_t cap, const char *f, ...)
 {
     fmtbuf_t b;
     va_list ap;

@@ -157,7 +157,7 @@ int options_mallopt(int param, int value)
     return 0;
 }
 
-PUBLIC int ptalloc_set_option(const char *name, long value)
+COLD PUBLIC int ptalloc_set_option(const char *name, long value)
 {
     ensure_init();
     const struct option *o = name ? find(name, str_len(name)) : NULL;
@@ -171,7 +171,7 @@ PUBLIC int ptalloc_set_option(const char *name, long value)
     return ok;
 }
 
-PUBLIC int ptalloc_get_option(const char *name, long *value)
+COLD PUBLIC int ptalloc_get_option(const char *name, long *value)
 {
     const struct option *o = name ? find(name, str_len(name)) : NULL;
     if (!o)

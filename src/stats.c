@@ -13,7 +13,7 @@
 
 
 /* Lock held. */
-void arena_totals(arena_t *a, struct arena_totals *t)
+COLD void arena_totals(arena_t *a, struct arena_totals *t)
 {
     arena_take_handed(a, false);
     *t = (struct arena_totals){0};
@@ -38,12 +38,12 @@ void arena_totals(arena_t *a, struct arena_totals *t)
     }
 }
 
-static arena_t *next_arena(arena_t *a)
+static COLD arena_t *next_arena(arena_t *a)
 {
     return __atomic_load_n(&a->next, __ATOMIC_ACQUIRE);
 }
 
-PUBLIC struct mallinfo2 mallinfo2(void)
+COLD PUBLIC struct mallinfo2 mallinfo2(void)
 {
     struct mallinfo2 m = {0};
     ensure_init();
@@ -73,7 +73,7 @@ PUBLIC struct mallinfo2 mallinfo2(void)
 
 static int sat(size_t v) { return v > INT_MAX ? INT_MAX : (int)v; }
 
-PUBLIC struct mallinfo mallinfo(void)
+COLD PUBLIC struct mallinfo mallinfo(void)
 {
     struct mallinfo2 m2 = mallinfo2();
     struct mallinfo m = {
@@ -85,7 +85,7 @@ PUBLIC struct mallinfo mallinfo(void)
     return m;
 }
 
-PUBLIC void malloc_stats(void)
+COLD PUBLIC void malloc_stats(void)
 {
     char buf[512];
     fmtbuf_t b;
@@ -120,7 +120,7 @@ PUBLIC void malloc_stats(void)
  * large-bin range, with counts and bytes of free chunks. */
 struct size_row { size_t from, to, total, count; };
 
-PUBLIC int malloc_info(int options, FILE *fp)
+COLD PUBLIC int malloc_info(int options, FILE *fp)
 {
     if (options != 0) {
         errno = EINVAL;

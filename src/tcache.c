@@ -257,7 +257,7 @@ NOINLINE void remote_put(arena_t *a, chunk_t *p, size_t size)
         remote_flush();
 }
 
-PUBLIC void ptalloc_thread_flush(void)
+COLD PUBLIC void ptalloc_thread_flush(void)
 {
     tcache_flush();
 }

@@ -12,7 +12,7 @@
 /* Calls fn for every chunk of arena a (lock held), segment by segment in
  * address order.  Stops at a malformed size, returning -1; else returns
  * the first non-zero fn result, or 0. */
-int arena_visit(arena_t *a, int (*fn)(arena_t *, chunk_t *, int seg, void *), void *arg)
+COLD int arena_visit(arena_t *a, int (*fn)(arena_t *, chunk_t *, int seg, void *), void *arg)
 {
     /* Segments/sub-heaps are chained newest first; visit oldest first. */
     char *starts[256], *ends[256];
@@ -43,7 +43,7 @@ int arena_visit(arena_t *a, int (*fn)(arena_t *, chunk_t *, int seg, void *), vo
     return 0;
 }
 
-static int in_fastbin(arena_t *a, chunk_t *p, int *idx)
+static COLD int in_fastbin(arena_t *a, chunk_t *p, int *idx)
 {
     size_t size = chunksize(p);
     if (size > MINSIZE + (NFASTBINS - 1) * 16)
@@ -58,7 +58,7 @@ static int in_fastbin(arena_t *a, chunk_t *p, int *idx)
     return 0;
 }
 
-static int in_tcache(chunk_t *p, int *idx)
+static COLD int in_tcache(chunk_t *p, int *idx)
 {
     size_t size = chunksize(p), slot = size >> 4;
     if (tc.state != TC_ACTIVE)
@@ -81,7 +81,7 @@ static int in_tcache(chunk_t *p, int *idx)
     return 0;
 }
 
-static int in_unsorted(arena_t *a, chunk_t *p)
+static COLD int in_unsorted(arena_t *a, chunk_t *p)
 {
     chunk_t *bin = unsorted_chunks(a);
     size_t guard = 0;
@@ -92,7 +92,7 @@ static int in_unsorted(arena_t *a, chunk_t *p)
 }
 
 /* Describes chunk p of arena a (lock held). */
-static void describe(arena_t *a, chunk_t *p, int seg, struct ptalloc_chunk_info *ci)
+static COLD void describe(arena_t *a, chunk_t *p, int seg, struct ptalloc_chunk_info *ci)
 {
     size_t size = chunksize(p);
     ci->chunk = p;
@@ -133,7 +133,7 @@ struct walk_ctx {
     struct ptalloc_chunk_info *out;
 };
 
-static int walk_visit(arena_t *a, chunk_t *p, int seg, void *arg)
+static COLD int walk_visit(arena_t *a, chunk_t *p, int seg, void *arg)
 {
     struct walk_ctx *w = arg;
     struct ptalloc_chunk_info ci;
@@ -147,7 +147,7 @@ static int walk_visit(arena_t *a, chunk_t *p, int seg, void *arg)
     return w->fn(&ci, w->arg);
 }
 
-static void describe_mmapped(mmap_hdr_t *h, struct ptalloc_chunk_info *ci)
+static COLD void describe_mmapped(mmap_hdr_t *h, struct ptalloc_chunk_info *ci)
 {
     chunk_t *p = (chunk_t *)((char *)h + h->chunk_off);
     ci->chunk = p;
@@ -160,7 +160,7 @@ static void describe_mmapped(mmap_hdr_t *h, struct ptalloc_chunk_info *ci)
     ci->segment = -1;
 }
 
-static int walk_all(ptalloc_walk_fn fn, void *arg)
+static COLD int walk_all(ptalloc_walk_fn fn, void *arg)
 {
     ensure_init();
     struct walk_ctx w = { fn, arg, NULL, NULL };
@@ -186,7 +186,7 @@ static int walk_all(ptalloc_walk_fn fn, void *arg)
     return 0;
 }
 
-static int locate(const void *mem, struct ptalloc_chunk_info *out)
+static COLD int locate(const void *mem, struct ptalloc_chunk_info *out)
 {
     ensure_init();
     if (!mem || !aligned_ok((uintptr_t)mem))
@@ -213,7 +213,7 @@ static int locate(const void *mem, struct ptalloc_chunk_info *out)
     return found;
 }
 
-static size_t bin_contents(int arena, int kind, int index, void **out, size_t max)
+static COLD size_t bin_contents(int arena, int kind, int index, void **out, size_t max)
 {
     ensure_init();
     arena_t *a = arena_by_number(arena);
@@ -256,12 +256,12 @@ static size_t bin_contents(int arena, int kind, int index, void **out, size_t ma
     return n;
 }
 
-PUBLIC int ptalloc_arena_count(void)
+COLD PUBLIC int ptalloc_arena_count(void)
 {
     return __atomic_load_n(&narenas, __ATOMIC_RELAXED);
 }
 
-static int arena_info(int n, struct ptalloc_arena_info *out)
+static COLD int arena_info(int n, struct ptalloc_arena_info *out)
 {
     ensure_init();
     arena_t *a = arena_by_number(n);
@@ -284,19 +284,19 @@ static int arena_info(int n, struct ptalloc_arena_info *out)
     return 1;
 }
 
-PUBLIC int ptalloc_bin_index(size_t chunk_size)
+COLD PUBLIC int ptalloc_bin_index(size_t chunk_size)
 {
     return (int)bin_index(chunk_size);
 }
 
-PUBLIC size_t ptalloc_request_size(size_t n)
+COLD PUBLIC size_t ptalloc_request_size(size_t n)
 {
     return request2size(n);
 }
 
 /* ---- the picture ------------------------------------------------------------- */
 
-static const char *where_name(int w)
+static COLD const char *where_name(int w)
 {
     static const char *names[] = { "in use", "tcache", "fastbin", "unsorted", "small bin",
                                    "large bin", "top", "mmapped", "fence" };
@@ -309,7 +309,7 @@ struct draw_ctx {
     size_t shown, hidden_inuse;
 };
 
-static void flags_str(unsigned f, char *s)
+static COLD void flags_str(unsigned f, char *s)
 {
     s[0] = f & PTALLOC_NON_MAIN_ARENA ? 'A' : '-';
     s[1] = f & PTALLOC_IS_MMAPPED ? 'M' : '-';
@@ -317,7 +317,7 @@ static void flags_str(unsigned f, char *s)
     s[3] = 0;
 }
 
-static int draw_visit(const struct ptalloc_chunk_info *ci, void *arg)
+static COLD int draw_visit(const struct ptalloc_chunk_info *ci, void *arg)
 {
     struct draw_ctx *d = arg;
     fmtbuf_t *b = d->b;
@@ -350,7 +350,7 @@ static int draw_visit(const struct ptalloc_chunk_info *ci, void *arg)
     return 0;
 }
 
-PUBLIC void ptalloc_print_heap(int fd)
+COLD PUBLIC void ptalloc_print_heap(int fd)
 {
     char buf[4096];
     fmtbuf_t b;
@@ -400,7 +400,7 @@ PUBLIC void ptalloc_print_heap(int fd)
     vg_loud();
 }
 
-PUBLIC int ptalloc_walk(ptalloc_walk_fn fn, void *arg)
+COLD PUBLIC int ptalloc_walk(ptalloc_walk_fn fn, void *arg)
 {
     ensure_init();
     remote_flush();      /* this thread's frees show where they go */
@@ -410,7 +410,7 @@ PUBLIC int ptalloc_walk(ptalloc_walk_fn fn, void *arg)
     return r;
 }
 
-PUBLIC int ptalloc_locate(const void *mem, struct ptalloc_chunk_info *out)
+COLD PUBLIC int ptalloc_locate(const void *mem, struct ptalloc_chunk_info *out)
 {
     ensure_init();
     remote_flush();      /* this thread's frees show where they go */
@@ -420,7 +420,7 @@ PUBLIC int ptalloc_locate(const void *mem, struct ptalloc_chunk_info *out)
     return r;
 }
 
-PUBLIC size_t ptalloc_bin(int arena, int kind, int index, void **out, size_t max)
+COLD PUBLIC size_t ptalloc_bin(int arena, int kind, int index, void **out, size_t max)
 {
     ensure_init();
     remote_flush();      /* this thread's frees show where they go */
@@ -430,7 +430,7 @@ PUBLIC size_t ptalloc_bin(int arena, int kind, int index, void **out, size_t max
     return r;
 }
 
-PUBLIC int ptalloc_arena_info(int n, struct ptalloc_arena_info *out)
+COLD PUBLIC int ptalloc_arena_info(int n, struct ptalloc_arena_info *out)
 {
     ensure_init();
     remote_flush();      /* this thread's frees show where they go */
