@@ -241,6 +241,8 @@ void fork_hooks_register(void)
  * malloc itself (which holds one). */
 static int fork_locked;
 
+__thread char fork_holding __attribute__((tls_model("initial-exec")));
+
 void arena_fork_prepare(void)
 {
     fork_locked = ptalloc_initialized && !__libc_single_threaded;
@@ -250,12 +252,14 @@ void arena_fork_prepare(void)
     for (arena_t *a = &main_arena; a; a = a->next)
         lock_acquire(&a->lock);
     lock_acquire(&mmap_lock);
+    fork_holding = 1;
 }
 
 void arena_fork_parent(void)
 {
     if (!fork_locked)
         return;
+    fork_holding = 0;
     lock_release(&mmap_lock);
     for (arena_t *a = &main_arena; a; a = a->next)
         lock_release(&a->lock);
@@ -267,6 +271,7 @@ void arena_fork_child(void)
     /* Running, so registered in the child's list even if the fork came
      * between pthread_atfork and the parent's note that it was done. */
     fork_hooks = FORK_HOOKS_DONE;
+    fork_holding = 0;
     if (!ptalloc_initialized)
         return;
     /* Only this thread lives on: the others' attachments are gone. */

@@ -70,6 +70,14 @@ void lock_wake(lock_t *l);
 extern int fork_hooks;                   /* FORK_HOOKS_DONE when registered */
 #define FORK_HOOKS_DONE 2
 void fork_hooks_register(void);
+
+/* Between its fork prepare handler and the parent's or child's, the
+ * forking thread holds every lock (but init's), and other fork handlers
+ * run in that time on the same thread: those registered before ptalloc's
+ * prepare after it, and may allocate, as glibc allows.  For that thread
+ * (fork_holding set) the locks it holds count as taken again, and their
+ * releases are left to the fork handlers. */
+extern __thread char fork_holding __attribute__((tls_model("initial-exec")));
 static inline int lock_try(lock_t *l)
 {
     if (__libc_single_threaded)
@@ -77,7 +85,10 @@ static inline int lock_try(lock_t *l)
     if (unlikely(__atomic_load_n(&fork_hooks, __ATOMIC_ACQUIRE) != FORK_HOOKS_DONE))
         fork_hooks_register();
     int zero = 0;
-    return __atomic_compare_exchange_n(&l->state, &zero, LOCK_TAKEN, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+    if (likely(__atomic_compare_exchange_n(&l->state, &zero, LOCK_TAKEN, 0, __ATOMIC_ACQUIRE,
+                                           __ATOMIC_RELAXED)))
+        return 1;
+    return unlikely(fork_holding);
 }
 static inline void lock_acquire(lock_t *l)
 {
@@ -87,6 +98,8 @@ static inline void lock_acquire(lock_t *l)
 static inline void lock_release(lock_t *l)
 {
     if (__libc_single_threaded)
+        return;
+    if (unlikely(fork_holding))
         return;
     if (unlikely(__atomic_exchange_n(&l->state, 0, __ATOMIC_RELEASE) & LOCK_WAITERS))
         lock_wake(l);

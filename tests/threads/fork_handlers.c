@@ -1,0 +1,151 @@
+/*
+ * fork_handlers: other fork handlers may allocate, as on glibc.
+ *
+ * glibc takes its malloc locks inside fork, after every prepare handler
+ * and before every parent or child handler, so those handlers may call
+ * malloc.  A preloaded allocator registers handlers of its own, and they
+ * run in registration order among the others (prepare handlers in the
+ * reverse order).  Two sets of handlers that allocate, free, realloc and
+ * calloc are registered here:
+ *
+ *  - "early", before any thread exists: ptalloc registers its handlers
+ *    only once a second thread contends for a lock, so its prepare handler
+ *    runs before the early one's, and its parent and child handlers after
+ *    the early ones' (the order that deadlocked);
+ *  - "late", after the threads run: the other way round.
+ *
+ * Three threads allocate and free while the main thread forks 150 times.
+ * Each child allocates, checks the blocks its handlers made and exits; a
+ * child or a fork that hangs for 10 s is a failure (the watchdog ends a
+ * parent stuck in fork).
+ */
+#include "tt.h"
+
+#include <stdatomic.h>
+#include <sys/wait.h>
+
+#define HOLD 8
+
+static void *early_blocks[HOLD], *late_blocks[HOLD];
+static atomic_long early_prepares, early_parents, late_prepares, late_parents;
+static atomic_int stop;
+static int (*heap_check)(int);       /* ptalloc_check, looked up before forking */
+
+static void fill(void **blocks, size_t base)
+{
+    for (int i = 0; i < HOLD; i++) {
+        blocks[i] = malloc(base + (size_t)i * 24);
+        if (blocks[i])
+            memset(blocks[i], 0x5a, base);
+    }
+    blocks[0] = realloc(blocks[0], base * 3);
+    free(blocks[1]);
+    blocks[1] = calloc(4, base);
+}
+
+static void empty(void **blocks)
+{
+    for (int i = 0; i < HOLD; i++) {
+        free(blocks[i]);
+        blocks[i] = NULL;
+    }
+}
+
+static int all_there(void **blocks)
+{
+    for (int i = 0; i < HOLD; i++)
+        if (!blocks[i])
+            return 0;
+    return 1;
+}
+
+static void early_prepare(void) { fill(early_blocks, 40); early_prepares++; }
+static void early_parent(void)  { empty(early_blocks); free(malloc(300)); early_parents++; }
+static void early_child(void)   { free(malloc(5000)); }
+static void late_prepare(void)  { fill(late_blocks, 700); late_prepares++; }
+static void late_parent(void)   { empty(late_blocks); late_parents++; }
+static void late_child(void)    { void *p = malloc(64); free(realloc(p, 9000)); }
+
+static void *worker(void *arg)
+{
+    uint64_t x = (uintptr_t)arg * 2654435761u + 1;
+    void *slot[64] = { 0 };
+    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        int i = (int)(x % 64);
+        free(slot[i]);
+        slot[i] = malloc(16 + x % 3000);
+    }
+    for (int i = 0; i < 64; i++)
+        free(slot[i]);
+    return NULL;
+}
+
+static int fork_round(int late)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "fork_handlers: fork: %s\n", strerror(errno));
+        return 0;
+    }
+    if (pid == 0) {
+        int ok = all_there(early_blocks) && (!late || all_there(late_blocks));
+        void *p[32];
+        for (int i = 0; i < 32; i++)
+            p[i] = malloc(32 + (size_t)i * 100);
+        for (int i = 0; i < 32; i++)
+            free(p[i]);
+        empty(early_blocks);
+        if (late)
+            empty(late_blocks);
+        _exit(ok && (!heap_check || heap_check(1) == 0) ? 0 : 3);
+    }
+    double end = tt_now() + 10;
+    int status;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (tt_now() > end) {
+            fprintf(stderr, "fork_handlers: child %d still running after 10 s: killed\n", (int)pid);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return 0;
+        }
+        usleep(500);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "fork_handlers: child status 0x%x\n", status);
+        return 0;
+    }
+    return 1;
+}
+
+int main(void)
+{
+    tt_test_name = "fork_handlers";
+    tt_watchdog("fork_handlers", 100);
+    heap_check = (int (*)(int))dlsym(RTLD_DEFAULT, "ptalloc_check");
+    CHECK(pthread_atfork(early_prepare, early_parent, early_child) == 0);
+
+    pthread_t t[3];
+    for (long i = 0; i < 3; i++)
+        CHECK(pthread_create(&t[i], NULL, worker, (void *)(i + 1)) == 0);
+    usleep(20000);                           /* contention: ptalloc's handlers */
+
+    int good = 0, rounds = (int)tt_scaled(150, 40);
+    for (int k = 0; k < rounds; k++) {
+        if (k == rounds / 2)
+            CHECK(pthread_atfork(late_prepare, late_parent, late_child) == 0);
+        good += fork_round(k >= rounds / 2);
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+
+    CHECKF(good == rounds, "%d of %d forks went through", good, rounds);
+    CHECK(early_prepares == rounds && early_parents == rounds);
+    CHECK(late_prepares == rounds - rounds / 2 && late_parents == late_prepares);
+    t_heap_check("end");
+    return t_done();
+}
