@@ -10,6 +10,7 @@
  * list only grows, so readers may walk it without the list lock.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sys/single_threaded.h>
@@ -195,19 +196,57 @@ void arena_thread_detach(void)
 
 /* ---- fork: every lock taken before, released (parent) or reset (child) -- */
 
-/* The fork handlers are registered when the first lock is really taken,
- * that is once the process has a second thread: a single-threaded process
- * takes no locks, so its fork needs no handlers, and pthread_atfork costs
- * every process that calls it a page of libc (and the kernel maps the
- * pages around it: some 80 KiB of resident memory).  Until the
- * registration is done no lock is taken; a fork meanwhile waits for it in
- * glibc (pthread_atfork and fork share a lock), and pthread_atfork may
- * allocate, which comes back here and must not wait. */
+/* The fork handlers must come first in glibc's list: fork runs the
+ * prepare handlers from the last registered to the first, and the parent
+ * and child handlers the other way, so the first registered takes its
+ * locks after every other prepare handler and releases them before every
+ * other parent or child handler - the place glibc gives its own malloc.
+ * Anywhere else, a library whose prepare handler locks a mutex that one
+ * of its threads holds while calling malloc deadlocks the fork: the
+ * forking thread holds the arena locks and waits for the mutex, the
+ * other thread holds the mutex and waits for an arena lock.
+ *
+ * So ptalloc's handlers are registered just before the first handler of
+ * anyone else (__register_atfork below, which every pthread_atfork call
+ * goes through), or else when the first lock is really taken, that is
+ * once the process has a second thread: a single-threaded process takes
+ * no locks, and registering costs a page of libc that the kernel maps
+ * with its neighbours (64 KiB resident).  Until the registration is done
+ * no lock is taken; a fork meanwhile waits for it in glibc (registration
+ * and fork share a lock), and the registration may allocate, which comes
+ * back here and must not wait. */
 /* 0 none, -pid being registered by pid, FORK_HOOKS_DONE.  Read by every
  * lock_try, so on a cache line of its own start, away from the mmap
  * bookkeeping that each mmapped chunk writes. */
 int fork_hooks __attribute__((aligned(CACHE_LINE)));
 static __thread int registering __attribute__((tls_model("initial-exec")));
+
+typedef int (*register_atfork_fn)(void (*)(void), void (*)(void), void (*)(void), void *);
+extern void *__dso_handle;
+
+/* glibc's __register_atfork, found once past this library. */
+static register_atfork_fn libc_register_atfork(void)
+{
+    static register_atfork_fn fn;
+    register_atfork_fn f = __atomic_load_n(&fn, __ATOMIC_ACQUIRE);
+    if (!f) {
+        f = (register_atfork_fn)dlvsym(RTLD_NEXT, "__register_atfork", "GLIBC_2.3.2");
+        __atomic_store_n(&fn, f, __ATOMIC_RELEASE);
+    }
+    return f;
+}
+
+/* Every pthread_atfork comes here (libc_nonshared's pthread_atfork calls
+ * it with the caller's DSO handle). */
+PUBLIC int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+                             void *dso)
+{
+    register_atfork_fn f = libc_register_atfork();
+    if (!f)
+        return ENOSYS;
+    fork_hooks_register();
+    return f(prepare, parent, child, dso);
+}
 
 void fork_hooks_register(void)
 {
@@ -222,7 +261,9 @@ void fork_hooks_register(void)
             if (!__atomic_compare_exchange_n(&fork_hooks, &state, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
                 continue;
             registering = 1;
-            pthread_atfork(arena_fork_prepare, arena_fork_parent, arena_fork_child);
+            register_atfork_fn f = libc_register_atfork();
+            if (f)
+                f(arena_fork_prepare, arena_fork_parent, arena_fork_child, &__dso_handle);
             registering = 0;
             __atomic_store_n(&fork_hooks, FORK_HOOKS_DONE, __ATOMIC_RELEASE);
             return;

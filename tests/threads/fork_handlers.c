@@ -1,23 +1,26 @@
 /*
- * fork_handlers: other fork handlers may allocate, as on glibc.
+ * fork_handlers: fork with other fork handlers about, as on glibc.
  *
- * glibc takes its malloc locks inside fork, after every prepare handler
- * and before every parent or child handler, so those handlers may call
- * malloc.  A preloaded allocator registers handlers of its own, and they
- * run in registration order among the others (prepare handlers in the
- * reverse order).  Two sets of handlers that allocate, free, realloc and
- * calloc are registered here:
+ * glibc takes its malloc locks inside fork, after every prepare handler,
+ * and releases them before every parent or child handler.  So a prepare
+ * handler may call malloc, and - the usual way a library protects its
+ * state across fork - may lock a mutex that another thread holds while it
+ * calls malloc.  A preloaded allocator registers handlers of its own, and
+ * fork runs them in their place in the list: prepare handlers from the
+ * last registered to the first, the others the other way.  Two sets of
+ * handlers are registered here:
  *
- *  - "early", before any thread exists: ptalloc registers its handlers
- *    only once a second thread contends for a lock, so its prepare handler
- *    runs before the early one's, and its parent and child handlers after
- *    the early ones' (the order that deadlocked);
- *  - "late", after the threads run: the other way round.
+ *  - "early", before any thread exists: its prepare locks a mutex that
+ *    the worker threads hold while they allocate, then allocates, frees,
+ *    reallocs and callocs; its parent handler frees and unlocks, its child
+ *    handler allocates and resets the mutex;
+ *  - "late", after the threads run: allocations in all three.
  *
- * Three threads allocate and free while the main thread forks 150 times.
- * Each child allocates, checks the blocks its handlers made and exits; a
- * child or a fork that hangs for 10 s is a failure (the watchdog ends a
- * parent stuck in fork).
+ * Three threads allocate and free, partly under the mutex, while the main
+ * thread forks 150 times.  Each child allocates, checks the blocks its
+ * handlers made and exits; a child that hangs for 10 s is a failure, and
+ * the watchdog ends a parent stuck in fork (before ptalloc registered its
+ * handlers ahead of everyone else's, it deadlocked on the mutex).
  */
 #include "tt.h"
 
@@ -59,9 +62,26 @@ static int all_there(void **blocks)
     return 1;
 }
 
-static void early_prepare(void) { fill(early_blocks, 40); early_prepares++; }
-static void early_parent(void)  { empty(early_blocks); free(malloc(300)); early_parents++; }
-static void early_child(void)   { free(malloc(5000)); }
+static pthread_mutex_t lib_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static void early_prepare(void)
+{
+    pthread_mutex_lock(&lib_mutex);
+    fill(early_blocks, 40);
+    early_prepares++;
+}
+static void early_parent(void)
+{
+    empty(early_blocks);
+    free(malloc(300));
+    early_parents++;
+    pthread_mutex_unlock(&lib_mutex);
+}
+static void early_child(void)
+{
+    free(malloc(5000));
+    pthread_mutex_init(&lib_mutex, NULL);
+}
 static void late_prepare(void)  { fill(late_blocks, 700); late_prepares++; }
 static void late_parent(void)   { empty(late_blocks); late_parents++; }
 static void late_child(void)    { void *p = malloc(64); free(realloc(p, 9000)); }
@@ -73,8 +93,13 @@ static void *worker(void *arg)
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
         x ^= x << 13; x ^= x >> 7; x ^= x << 17;
         int i = (int)(x % 64);
+        int under = (x >> 20) % 4 == 0;          /* a quarter under the library's mutex */
+        if (under)
+            pthread_mutex_lock(&lib_mutex);
         free(slot[i]);
         slot[i] = malloc(16 + x % 3000);
+        if (under)
+            pthread_mutex_unlock(&lib_mutex);
     }
     for (int i = 0; i < 64; i++)
         free(slot[i]);
