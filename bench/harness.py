@@ -5,7 +5,9 @@ Runs every workload on every allocator, interleaved: for each repetition,
 for each workload, every allocator once (the allocator order rotates per
 repetition), so slow drifts of the machine hit all allocators alike.
 Each run goes through build/bench/runner, which sets LD_PRELOAD in the
-measured child only and reports wall time and ru_maxrss.  Medians are
+measured child only and reports wall time and ru_maxrss.  The peak RSS
+comes from separate runs (BENCH_PEAK_RUNS, default 3) with `runner -p`,
+which measures it exactly.  Medians are
 written to results/latest.md, a chart to results/latest.svg and every raw
 run to results/latest.csv.  See bench/README.md.
 """
@@ -149,20 +151,24 @@ class Runner:
         # the harness's own environment never carries LD_PRELOAD
         self.env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
 
-    def run(self, argv, preload, extra_env=None):
+    def run(self, argv, preload, extra_env=None, exact_peak=False):
         out = os.path.join(self.tmp, "out")
         err = os.path.join(self.tmp, "err")
         env = dict(self.env)
         if extra_env:
             env.update(extra_env)
-        r = subprocess.run([self.binary, out, err, str(self.timeout), preload or "-"] + argv,
+        r = subprocess.run([self.binary] + (["-p"] if exact_peak else [])
+                           + [out, err, str(self.timeout), preload or "-"] + argv,
                            capture_output=True, text=True, env=env)
         res = {"status": "runner-error", "wall": None, "user": None, "sys": None,
-               "maxrss_kb": None, "out": "", "err": r.stderr}
+               "maxrss_kb": None, "peak_kb": None, "out": "", "err": r.stderr}
         m = re.search(r"status=(\S+) wall=(\S+) user=(\S+) sys=(\S+) maxrss_kb=(\d+)", r.stdout)
         if m:
             res.update(status=m.group(1), wall=float(m.group(2)), user=float(m.group(3)),
                        sys=float(m.group(4)), maxrss_kb=int(m.group(5)))
+        m = re.search(r"peak_kb=(\d+)", r.stdout)
+        if m:
+            res["peak_kb"] = int(m.group(1))
         for name, key in ((out, "out"), (err, "err")):
             try:
                 with open(name, errors="replace") as f:
@@ -201,8 +207,12 @@ def fmt_mib(kb):
     return "%.1f MiB" % mib if mib < 100 else "%.0f MiB" % mib
 
 
-def fmt_ratio(r):
-    return "" if r is None else " (%.2f×)" % r
+def fmt_kib(kb):
+    return "–" if kb is None else "{:,.0f} KiB".format(kb)
+
+
+def fmt_ratio(r, places=2):
+    return "" if r is None else " (%.*f×)" % (places, r)
 
 
 def choose_allocs(repo, runner_bin, probe_bin, tmp, notes, broken):
@@ -398,6 +408,7 @@ def main():
 
     quick = env_flag("BENCH_QUICK")
     runs = int(os.environ.get("BENCH_RUNS", "1" if quick else "9"))
+    peak_runs = int(os.environ.get("BENCH_PEAK_RUNS", "1" if quick else "3"))
     scale = float(os.environ.get("BENCH_SCALE", "0.02" if quick else "1"))
     timeout = int(os.environ.get("BENCH_TIMEOUT", "30" if quick else "300"))
     out_dir = os.environ.get("BENCH_OUT") or os.path.join(repo, "bench", "results")
@@ -445,6 +456,30 @@ def main():
                     line.append("%s=%s" % (aname, fmt_time(r["wall"])))
                 log("[%d/%d] %-15s %s" % (rep + 1, runs, wname, "  ".join(line)))
 
+        # exact peak RSS: runs of their own (the runner's stops slow the child)
+        peaks = {}
+        for rep in range(peak_runs):
+            order = allocs[rep % len(allocs):] + allocs[:rep % len(allocs)]
+            for wname, _, argv, env in works:
+                line = []
+                for aname, lib, _ in order:
+                    key = (wname, aname)
+                    if key in dead:
+                        continue
+                    r = runner.run(argv, lib, env, exact_peak=True)
+                    if r["status"] != "0" or r["peak_kb"] is None:
+                        line.append("%s=–" % aname)
+                        continue
+                    peaks.setdefault(key, []).append(r["peak_kb"])
+                    raw.append({"rep": "peak%d" % rep, "workload": wname, "alloc": aname,
+                                "status": r["status"], "peak_kb": r["peak_kb"]})
+                    line.append("%s=%s" % (aname, fmt_mib(r["peak_kb"])))
+                log("[peak %d/%d] %-15s %s" % (rep + 1, peak_runs, wname, "  ".join(line)))
+
+        if peak_runs and not peaks:
+            notes.append("the exact peak (`runner -p`: ptrace and seccomp) failed on every run, so the "
+                         "peak RSS table shows ru_maxrss medians instead")
+
         # checksums: every allocator must agree with glibc (or the majority)
         for wname, _, _, _ in works:
             sums = {a: {r["checksum"] for r in cell.get((wname, a), [])} for a in names}
@@ -481,14 +516,16 @@ def main():
             "spread": (median([abs(x - median(walls)) for x in walls]) / median(walls)
                        if len(walls) > 2 and median(walls) else 0.0),
             "maxrss_kb": median([r["maxrss_kb"] for r in rs]),
+            "peak_kb": (median(peaks.get((w, a), [])) if peaks
+                        else median([r["maxrss_kb"] for r in rs])),
             "final_rss_kb": median([r["final_rss_kb"] for r in rs]),
             "live_kb": median([r["live_kb"] for r in rs]),
             "n": len(rs),
         }
 
     write_csv(os.path.join(out_dir, "latest.csv"), raw)
-    md = render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, runs, scale,
-                   quick, elapsed)
+    md = render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, runs, peak_runs,
+                   scale, quick, elapsed)
     with open(os.path.join(out_dir, "latest.md"), "w") as f:
         f.write(md)
     svg = render_svg(works, names, med, dead, info, runs, quick)
@@ -506,7 +543,7 @@ def main():
 
 def write_csv(path, raw):
     cols = ["rep", "workload", "alloc", "status", "wall", "user", "sys", "maxrss_kb",
-            "final_rss_kb", "live_kb", "checksum"]
+            "peak_kb", "final_rss_kb", "live_kb", "checksum"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
@@ -521,7 +558,7 @@ def ratio(med, w, a, key):
     return x[key] / g[key]
 
 
-def geomean_row(works, names, med, key):
+def geomean_row(works, names, med, key, places=2):
     """Geometric mean of the ratios to glibc; when some workloads are missing
     for an allocator (failed), says over how many it was taken."""
     cells = []
@@ -532,14 +569,14 @@ def geomean_row(works, names, med, key):
         if not g:
             cells.append("–")
         elif len(ok) < len(rs):
-            cells.append("**%.2f×** (%d of %d workloads)" % (g, len(ok), len(rs)))
+            cells.append("**%.*f×** (%d of %d workloads)" % (places, g, len(ok), len(rs)))
         else:
-            cells.append("**%.2f×**" % g)
+            cells.append("**%.*f×**" % (places, g))
     return "| **geomean of ratios** | " + " | ".join(cells) + " |"
 
 
-def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, runs, scale, quick,
-              elapsed):
+def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, runs, peak_runs,
+              scale, quick, elapsed):
     """latest.md: one table per metric, workloads as rows, allocators as columns."""
     names = [a for a, _, _ in allocs]
     has_glibc = "glibc" in names
@@ -554,7 +591,8 @@ def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, r
     L.append("- machine: %s × %s, %s RAM; kernel %s; %s"
              % (info["nproc"], info["cpu"], info["mem"], info["kernel"], info["glibc"]))
     L.append("- method: %d run(s) per cell, median; allocators interleaved round-robin per repetition; "
-             "workload scale %g; wall time and ru_maxrss of the child (bench/runner.c)" % (runs, scale))
+             "workload scale %g; wall time of the child (bench/runner.c); peak RSS exact, from %d "
+             "more run(s) per cell traced by `runner -p`" % (runs, scale, peak_runs))
     L.append("- allocators:")
     for a, _, desc in allocs:
         L.append("  - **%s**: %s" % (a, desc))
@@ -562,14 +600,14 @@ def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, r
         L.append("- " + n)
     L.append("")
 
-    def cell_text(w, a, key, fmt):
+    def cell_text(w, a, key, fmt, places=2):
         if (w, a) in dead:
             return "**FAIL** (%s)" % dead[(w, a)]
         m = med.get((w, a))
         if not m or m.get(key) is None:
             return "–"
         r = ratio(med, w, a, key) if has_glibc and a != "glibc" else None
-        return fmt(m[key]) + fmt_ratio(r)
+        return fmt(m[key]) + fmt_ratio(r, places)
 
     head = "| workload | " + " | ".join(names) + " |"
     sep = "|---|" + "---:|" * len(names)
@@ -598,7 +636,10 @@ def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, r
 
     L.append("## Peak RSS")
     L.append("")
-    L.append("Median peak resident set (ru_maxrss); in parentheses the ratio to glibc."
+    L.append("Median exact peak resident set, in KiB (`runner -p`: the largest `smaps_rollup` Rss "
+             "at the entry of every call that can shrink it and at exit; ru_maxrss, which the kernel "
+             "counts in per-CPU batches, can be ~128 KiB a CPU short, and is in latest.csv); in "
+             "parentheses the ratio to glibc, to three places."
              + (" `frag (final RSS)` is the resident set at the end of frag, when only a thin scattered "
                 "set of blocks is still live (their size is in the row's label)."
                 if any(w == "frag" for w, _, _, _ in works) else ""))
@@ -606,14 +647,14 @@ def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, r
     L.append(head)
     L.append(sep)
     for w, _, _, _ in works:
-        L.append("| %s | " % w + " | ".join(cell_text(w, a, "maxrss_kb", fmt_mib) for a in names) + " |")
+        L.append("| %s | " % w + " | ".join(cell_text(w, a, "peak_kb", fmt_kib, 3) for a in names) + " |")
         if w == "frag":
             live = [m["live_kb"] for (ww, _), m in med.items() if ww == w and m.get("live_kb") is not None]
             label = "frag (final RSS; %s live)" % fmt_mib(live[0]) if live else "frag (final RSS)"
             L.append("| %s | " % label
-                     + " | ".join(cell_text(w, a, "final_rss_kb", fmt_mib) for a in names) + " |")
+                     + " | ".join(cell_text(w, a, "final_rss_kb", fmt_kib, 3) for a in names) + " |")
     if has_glibc:
-        L.append(geomean_row(works, names, med, "maxrss_kb"))
+        L.append(geomean_row(works, names, med, "peak_kb", 3))
     L.append("")
 
     L.append("## Instructions (whole program)")
