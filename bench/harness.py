@@ -6,7 +6,7 @@ for each workload, every allocator once (the allocator order rotates per
 repetition), so slow drifts of the machine hit all allocators alike.
 Each run goes through build/bench/runner, which sets LD_PRELOAD in the
 measured child only and reports wall time and ru_maxrss.  The peak RSS
-comes from separate runs (BENCH_PEAK_RUNS, default 3) with `runner -p`,
+comes from separate runs (BENCH_PEAK_RUNS, default 5) with `runner -p`,
 which measures it exactly.  Medians are
 written to results/latest.md, a chart to results/latest.svg and every raw
 run to results/latest.csv.  See bench/README.md.
@@ -408,7 +408,7 @@ def main():
 
     quick = env_flag("BENCH_QUICK")
     runs = int(os.environ.get("BENCH_RUNS", "1" if quick else "9"))
-    peak_runs = int(os.environ.get("BENCH_PEAK_RUNS", "1" if quick else "3"))
+    peak_runs = int(os.environ.get("BENCH_PEAK_RUNS", "1" if quick else "5"))
     scale = float(os.environ.get("BENCH_SCALE", "0.02" if quick else "1"))
     timeout = int(os.environ.get("BENCH_TIMEOUT", "30" if quick else "300"))
     out_dir = os.environ.get("BENCH_OUT") or os.path.join(repo, "bench", "results")

@@ -72,11 +72,13 @@ extern int fork_hooks;                   /* FORK_HOOKS_DONE when registered */
 void fork_hooks_register(void);
 
 /* Between its fork prepare handler and the parent's or child's, the
- * forking thread holds every lock (but init's), and other fork handlers
- * run in that time on the same thread: those registered before ptalloc's
- * prepare after it, and may allocate, as glibc allows.  For that thread
+ * forking thread holds every lock (but init's).  ptalloc's handlers are
+ * registered before anyone else's (arena.c), so no other fork handler
+ * runs in that time - unless it was registered past __register_atfork
+ * (an old binary's pthread_atfork@GLIBC_2.2.5 goes straight to libc's).
+ * Such a handler may allocate, as glibc allows: for the forking thread
  * (fork_holding set) the locks it holds count as taken again, and their
- * releases are left to the fork handlers. */
+ * releases are left to ptalloc's handlers. */
 extern __thread char fork_holding __attribute__((tls_model("initial-exec")));
 static inline int lock_try(lock_t *l)
 {

@@ -7,14 +7,19 @@
  * state across fork - may lock a mutex that another thread holds while it
  * calls malloc.  A preloaded allocator registers handlers of its own, and
  * fork runs them in their place in the list: prepare handlers from the
- * last registered to the first, the others the other way.  Two sets of
- * handlers are registered here:
+ * last registered to the first, the others the other way.  Three sets
+ * of handlers are registered here:
  *
  *  - "early", before any thread exists: its prepare locks a mutex that
  *    the worker threads hold while they allocate, then allocates, frees,
  *    reallocs and callocs; its parent handler frees and unlocks, its child
  *    handler allocates and resets the mutex;
- *  - "late", after the threads run: allocations in all three.
+ *  - "late", after the threads run: allocations in all three;
+ *  - "compat", before any thread exists, through libc's
+ *    pthread_atfork@GLIBC_2.2.5 (the compatibility symbol old binaries
+ *    call), which goes straight to glibc's list: allocations
+ *    in all three.  It is registered first, so ptalloc's handlers come
+ *    after it: its prepare handler runs while ptalloc holds the locks.
  *
  * Three threads allocate and free, partly under the mutex, while the main
  * thread forks 150 times.  Each child allocates, checks the blocks its
@@ -86,6 +91,16 @@ static void late_prepare(void)  { fill(late_blocks, 700); late_prepares++; }
 static void late_parent(void)   { empty(late_blocks); late_parents++; }
 static void late_child(void)    { void *p = malloc(64); free(realloc(p, 9000)); }
 
+static void *compat_blocks[HOLD];
+static atomic_long compat_prepares;
+static void compat_prepare(void) { fill(compat_blocks, 90); compat_prepares++; }
+static void compat_parent(void)  { empty(compat_blocks); }
+static void compat_child(void)   { empty(compat_blocks); free(calloc(3, 700)); }
+
+/* libc's own pthread_atfork, not the one in libc_nonshared.a */
+int compat_atfork(void (*)(void), void (*)(void), void (*)(void));
+__asm__(".symver compat_atfork, pthread_atfork@GLIBC_2.2.5");
+
 static void *worker(void *arg)
 {
     uint64_t x = (uintptr_t)arg * 2654435761u + 1;
@@ -151,6 +166,8 @@ int main(void)
     tt_test_name = "fork_handlers";
     tt_watchdog("fork_handlers", 100);
     heap_check = (int (*)(int))dlsym(RTLD_DEFAULT, "ptalloc_check");
+    /* first, so that it comes before ptalloc's handlers in glibc's list */
+    CHECK(compat_atfork(compat_prepare, compat_parent, compat_child) == 0);
     CHECK(pthread_atfork(early_prepare, early_parent, early_child) == 0);
 
     pthread_t t[3];
@@ -171,6 +188,7 @@ int main(void)
     CHECKF(good == rounds, "%d of %d forks went through", good, rounds);
     CHECK(early_prepares == rounds && early_parents == rounds);
     CHECK(late_prepares == rounds - rounds / 2 && late_parents == late_prepares);
+    CHECK(compat_prepares == rounds);
     t_heap_check("end");
     return t_done();
 }
