@@ -264,6 +264,19 @@ def choose_allocs(repo, runner_bin, probe_bin, tmp, notes, broken):
     return allocs
 
 
+def interleave(reps, allocs, works, dead, label, one):
+    """Calls one(rep, workload, argv, env, alloc, lib) for every cell not
+    dead, reps times: per repetition each workload on every allocator, the
+    allocator order rotating.  Logs a line per workload with what one
+    returned for each allocator."""
+    for rep in range(reps):
+        order = allocs[rep % len(allocs):] + allocs[:rep % len(allocs)]
+        for wname, _, argv, env in works:
+            line = ["%s=%s" % (aname, one(rep, wname, argv, env, aname, lib))
+                    for aname, lib, _ in order if (wname, aname) not in dead]
+            log("[%s%d/%d] %-15s %s" % (label, rep + 1, reps, wname, "  ".join(line)))
+
+
 def choose_workloads(repo, bin_dir, scale):
     pats = [p.strip() for p in os.environ.get("BENCH_FILTER", "").split(",") if p.strip()]
     out = []
@@ -435,46 +448,34 @@ def main():
         raw = []                       # every run
         cell = {}                      # (workload, alloc) -> list of results
         dead = {}                      # (workload, alloc) -> reason; no more runs
-        for rep in range(runs):
-            order = allocs[rep % len(allocs):] + allocs[:rep % len(allocs)]
-            for wname, _, argv, env in works:
-                line = []
-                for aname, lib, _ in order:
-                    key = (wname, aname)
-                    if key in dead:
-                        continue
-                    r = runner.run(argv, lib, env)
-                    r.update(rep=rep, workload=wname, alloc=aname)
-                    raw.append(r)
-                    if r["status"] != "0":
-                        msg = "exit %s" % r["status"] if r["status"].isdigit() else r["status"]
-                        dead[key] = msg
-                        log("bench: %s on %s failed: %s %s" % (wname, aname, msg, r["err"].strip()[-300:]))
-                        line.append("%s=FAIL" % aname)
-                        continue
-                    cell.setdefault(key, []).append(r)
-                    line.append("%s=%s" % (aname, fmt_time(r["wall"])))
-                log("[%d/%d] %-15s %s" % (rep + 1, runs, wname, "  ".join(line)))
+
+        def timed(rep, wname, argv, env, aname, lib):
+            r = runner.run(argv, lib, env)
+            r.update(rep=rep, workload=wname, alloc=aname)
+            raw.append(r)
+            if r["status"] != "0":
+                msg = "exit %s" % r["status"] if r["status"].isdigit() else r["status"]
+                dead[(wname, aname)] = msg
+                log("bench: %s on %s failed: %s %s" % (wname, aname, msg, r["err"].strip()[-300:]))
+                return "FAIL"
+            cell.setdefault((wname, aname), []).append(r)
+            return fmt_time(r["wall"])
+
+        interleave(runs, allocs, works, dead, "", timed)
 
         # exact peak RSS: runs of their own (the runner's stops slow the child)
         peaks = {}
-        for rep in range(peak_runs):
-            order = allocs[rep % len(allocs):] + allocs[:rep % len(allocs)]
-            for wname, _, argv, env in works:
-                line = []
-                for aname, lib, _ in order:
-                    key = (wname, aname)
-                    if key in dead:
-                        continue
-                    r = runner.run(argv, lib, env, exact_peak=True)
-                    if r["status"] != "0" or r["peak_kb"] is None:
-                        line.append("%s=–" % aname)
-                        continue
-                    peaks.setdefault(key, []).append(r["peak_kb"])
-                    raw.append({"rep": "peak%d" % rep, "workload": wname, "alloc": aname,
-                                "status": r["status"], "peak_kb": r["peak_kb"]})
-                    line.append("%s=%s" % (aname, fmt_mib(r["peak_kb"])))
-                log("[peak %d/%d] %-15s %s" % (rep + 1, peak_runs, wname, "  ".join(line)))
+
+        def traced(rep, wname, argv, env, aname, lib):
+            r = runner.run(argv, lib, env, exact_peak=True)
+            if r["status"] != "0" or r["peak_kb"] is None:
+                return "–"
+            peaks.setdefault((wname, aname), []).append(r["peak_kb"])
+            raw.append({"rep": "peak%d" % rep, "workload": wname, "alloc": aname,
+                        "status": r["status"], "peak_kb": r["peak_kb"]})
+            return fmt_mib(r["peak_kb"])
+
+        interleave(peak_runs, allocs, works, dead, "peak ", traced)
 
         if peak_runs and not peaks:
             notes.append("the exact peak (`runner -p`: ptrace and seccomp) failed on every run, so the "
