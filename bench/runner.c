@@ -153,7 +153,9 @@ static int trace(pid_t pid, struct rusage *ru, struct peak *pk)
         return status;
     ptrace(PTRACE_SETOPTIONS, pid, 0,
            PTRACE_O_TRACESECCOMP | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXIT |
-           PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL);
+           PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL |
+           /* children inherit the filter, and without a tracer its calls would fail */
+           PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK);
     ptrace(PTRACE_CONT, pid, 0, 0);
     int exec_seen = 0;
     for (;;) {
