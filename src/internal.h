@@ -140,6 +140,17 @@ static inline void ensure_init(void)
     if (unlikely(!ptalloc_initialized))
         ptalloc_init();
 }
+void remote_flush(void);
+
+/* The start of every introspection call (statistics, the heap walk and
+ * picture, locate, bins, arena info): the thread's batch of frees of other
+ * arenas' chunks is handed over first, so its frees show where they go,
+ * as in glibc (the arenas' handed lists are put away under their locks). */
+static inline void introspection_start(void)
+{
+    ensure_init();
+    remote_flush();
+}
 
 /* ---- arena.c -------------------------------------------------------------- */
 extern arena_t main_arena;
@@ -219,7 +230,6 @@ void tcache_hook_late(void);                     /* main thread: exit hook    */
 void tcache_flush(void);
 int  tcache_put_slow(chunk_t *p, size_t size);   /* 1 if it went in the cache */
 void remote_put(arena_t *a, chunk_t *p, size_t size);
-void remote_flush(void);
 
 /* ---- check.c: integrity errors, heap checking ----------------------------- */
 NORETURN COLD void malloc_error(const char *msg);

@@ -46,8 +46,7 @@ static COLD arena_t *next_arena(arena_t *a)
 COLD PUBLIC struct mallinfo2 mallinfo2(void)
 {
     struct mallinfo2 m = {0};
-    ensure_init();
-    remote_flush();      /* this thread's frees show where they go */
+    introspection_start();
     vg_quiet();
     for (arena_t *a = &main_arena; a; a = next_arena(a)) {
         struct arena_totals t;
@@ -90,8 +89,7 @@ COLD PUBLIC void malloc_stats(void)
     char buf[512];
     fmtbuf_t b;
     size_t system = 0, in_use = 0;
-    ensure_init();
-    remote_flush();      /* this thread's frees show where they go */
+    introspection_start();
     vg_quiet();
     fmt_init(&b, buf, sizeof buf, 2);
     for (arena_t *a = &main_arena; a; a = next_arena(a)) {
@@ -126,8 +124,7 @@ COLD PUBLIC int malloc_info(int options, FILE *fp)
         errno = EINVAL;
         return -1;
     }
-    ensure_init();
-    remote_flush();      /* this thread's frees show where they go */
+    introspection_start();
     size_t tot_fast_n = 0, tot_fast = 0, tot_rest_n = 0, tot_rest = 0;
     size_t tot_system = 0, tot_max = 0, tot_aspace = 0, tot_mprotect = 0;
 

@@ -354,8 +354,7 @@ COLD PUBLIC void ptalloc_print_heap(int fd)
 {
     char buf[4096];
     fmtbuf_t b;
-    ensure_init();
-    remote_flush();      /* this thread's frees show where they go */
+    introspection_start();
     vg_quiet();
     fmt_init(&b, buf, sizeof buf, fd);
     struct draw_ctx d = { &b, -2, -2, 0, 0 };
@@ -402,8 +401,7 @@ COLD PUBLIC void ptalloc_print_heap(int fd)
 
 COLD PUBLIC int ptalloc_walk(ptalloc_walk_fn fn, void *arg)
 {
-    ensure_init();
-    remote_flush();      /* this thread's frees show where they go */
+    introspection_start();
     vg_quiet();
     int r = walk_all(fn, arg);
     vg_loud();
@@ -412,8 +410,7 @@ COLD PUBLIC int ptalloc_walk(ptalloc_walk_fn fn, void *arg)
 
 COLD PUBLIC int ptalloc_locate(const void *mem, struct ptalloc_chunk_info *out)
 {
-    ensure_init();
-    remote_flush();      /* this thread's frees show where they go */
+    introspection_start();
     vg_quiet();
     int r = locate(mem, out);
     vg_loud();
@@ -422,8 +419,7 @@ COLD PUBLIC int ptalloc_locate(const void *mem, struct ptalloc_chunk_info *out)
 
 COLD PUBLIC size_t ptalloc_bin(int arena, int kind, int index, void **out, size_t max)
 {
-    ensure_init();
-    remote_flush();      /* this thread's frees show where they go */
+    introspection_start();
     vg_quiet();
     size_t r = bin_contents(arena, kind, index, out, max);
     vg_loud();
@@ -432,8 +428,7 @@ COLD PUBLIC size_t ptalloc_bin(int arena, int kind, int index, void **out, size_
 
 COLD PUBLIC int ptalloc_arena_info(int n, struct ptalloc_arena_info *out)
 {
-    ensure_init();
-    remote_flush();      /* this thread's frees show where they go */
+    introspection_start();
     vg_quiet();
     int r = arena_info(n, out);
     vg_loud();

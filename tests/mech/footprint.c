@@ -30,7 +30,7 @@ static int lib_maps(struct lib_map *m, int max)
     while (fgets(line, sizeof line, f)) {
         unsigned long s, e;
         char perm[5];
-        if (sscanf(line, "%lx-%lx %4s", &s, &e, perm) == 3 && strchr(line, '/')) {
+        if (sscanf(line, "%lx-%lx %4s", &s, &e, perm) == 3) {     /* a mapping's first line */
             ours = strstr(line, "/libptalloc.so") != NULL && n < max;
             if (ours) {
                 m[n].start = s;
@@ -39,8 +39,6 @@ static int lib_maps(struct lib_map *m, int max)
                 m[n].rss_kb = -1;
                 n++;
             }
-        } else if (sscanf(line, "%lx-%lx %4s", &s, &e, perm) == 3) {
-            ours = 0;
         } else if (ours && strncmp(line, "Rss:", 4) == 0) {
             m[n - 1].rss_kb = atol(line + 4);
         }
