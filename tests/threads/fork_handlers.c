@@ -144,22 +144,9 @@ static int fork_round(int late)
             empty(late_blocks);
         _exit(ok && (!heap_check || heap_check(1) == 0) ? 0 : 3);
     }
-    double end = tt_now() + 10;
-    int status;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            break;
-        if (tt_now() > end) {
-            fprintf(stderr, "fork_handlers: child %d still running after 10 s: killed\n", (int)pid);
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return 0;
-        }
-        usleep(500);
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "fork_handlers: child status 0x%x\n", status);
+    int status = tt_wait_child(pid, 10, "child");
+    if (!tt_status_ok(status)) {
+        tt_describe_status("child", status);
         return 0;
     }
     return 1;
@@ -167,7 +154,6 @@ static int fork_round(int late)
 
 int main(void)
 {
-    tt_test_name = "fork_handlers";
     tt_watchdog("fork_handlers", 100);
     heap_check = (int (*)(int))dlsym(RTLD_DEFAULT, "ptalloc_check");
 #ifdef HAVE_COMPAT_ATFORK

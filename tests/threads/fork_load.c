@@ -25,46 +25,6 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
-/* Waits for pid at most secs seconds; kills it after that.  Returns the
- * wait status, or -1 on timeout. */
-static int wait_child(pid_t pid, double secs, const char *what)
-{
-    double end = tt_now() + secs;
-    int status;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return status;
-        if (r < 0 && errno != EINTR) {
-            fprintf(stderr, "fork_load: waitpid(%s): %s\n", what, strerror(errno));
-            return -1;
-        }
-        if (tt_now() > end) {
-            fprintf(stderr, "fork_load: %s (pid %d) still running after %.0fs: killed\n",
-                    what, (int)pid, secs);
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        usleep(1000);
-    }
-}
-
-static int status_ok(int status)
-{
-    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-static void describe_status(const char *what, int status)
-{
-    if (status == -1)
-        fprintf(stderr, "fork_load: %s timed out\n", what);
-    else if (WIFSIGNALED(status))
-        fprintf(stderr, "fork_load: %s killed by signal %d\n", what, WTERMSIG(status));
-    else if (WIFEXITED(status) && WEXITSTATUS(status))
-        fprintf(stderr, "fork_load: %s exited with %d\n", what, WEXITSTATUS(status));
-}
-
 /* A block that carries its own description: [0] size, [1] key, last word
  * key ^ TAIL.  Lets a child check any block it finds without a side table. */
 #define TAIL 0x7a11ba5eULL
@@ -344,9 +304,9 @@ int main(void)
     }
     CHECK(sp > 0);
     if (sp > 0) {
-        int st = wait_child(sp, 40, "signal-handler fork subprocess");
-        describe_status("signal-handler fork subprocess", st);
-        CHECK(status_ok(st));
+        int st = tt_wait_child(sp, 40, "signal-handler fork subprocess");
+        tt_describe_status("signal-handler fork subprocess", st);
+        CHECK(tt_status_ok(st));
     }
 
     /* ---- part 2: fork under load ---- */
@@ -373,10 +333,10 @@ int main(void)
             CHECKF(0, "fork failed: %s", strerror(errno));
             break;
         }
-        int st = wait_child(pid, 12, "child");
-        if (!status_ok(st)) {
+        int st = tt_wait_child(pid, 12, "child");
+        if (!tt_status_ok(st)) {
             if (failed < 5)
-                describe_status("child", st);
+                tt_describe_status("child", st);
             failed++;
         }
     }

@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,6 +91,48 @@ static inline double tt_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- child processes ---------------------------------------------------- */
+
+/* Waits for pid at most secs seconds; kills it after that.  Returns the
+ * wait status, or -1 on timeout. */
+static inline int tt_wait_child(pid_t pid, double secs, const char *what)
+{
+    double end = tt_now() + secs;
+    int status;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        if (r < 0 && errno != EINTR) {
+            fprintf(stderr, "%s: waitpid(%s): %s\n", tt_test_name, what, strerror(errno));
+            return -1;
+        }
+        if (tt_now() > end) {
+            fprintf(stderr, "%s: %s (pid %d) still running after %.0fs: killed\n",
+                    tt_test_name, what, (int)pid, secs);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        usleep(1000);
+    }
+}
+
+static inline int tt_status_ok(int status)
+{
+    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static inline void tt_describe_status(const char *what, int status)
+{
+    if (status == -1)
+        fprintf(stderr, "%s: %s timed out\n", tt_test_name, what);
+    else if (WIFSIGNALED(status))
+        fprintf(stderr, "%s: %s killed by signal %d\n", tt_test_name, what, WTERMSIG(status));
+    else if (WIFEXITED(status) && WEXITSTATUS(status))
+        fprintf(stderr, "%s: %s exited with %d\n", tt_test_name, what, WEXITSTATUS(status));
 }
 
 /* ---- ptalloc introspection (NULL on other allocators) ------------------- */
