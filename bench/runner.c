@@ -1,5 +1,5 @@
 /* runner: runs one command and measures it.
- *   runner [-p] OUT ERR TIMEOUT_S PRELOAD prog [args...]
+ *   runner [-p[K]] OUT ERR TIMEOUT_S PRELOAD prog [args...]
  * PRELOAD is a library path or "-" for none; it is set as LD_PRELOAD in the
  * child only.  The child's stdout/stderr go to OUT/ERR.  Prints one line:
  *   status=<exit code | sigN | timeout> wall=<s> user=<s> sys=<s> maxrss_kb=<kB>
@@ -18,7 +18,18 @@
  * just those calls to the runner, which ptraces it and all its threads),
  * and the runner reads /proc/PID/smaps_rollup, which counts the pages
  * mapped, exactly.  The stops slow the child: -p runs are for memory only,
- * not for time. */
+ * not for time.
+ *
+ * -pK (K = 0..15) also fixes the address layout, in one of 16 phases.  A
+ * file page fault maps the file's cached pages around it too, in 64 KiB
+ * windows aligned on the virtual address, so which of libc's pages are
+ * resident depends on where address randomisation put it: the same program
+ * varies by +-100 KiB from run to run.  With randomisation off and the
+ * stack limit at 127 MiB + K pages at exec, the shared libraries sit K
+ * pages below their place for K = 0 (the kernel puts the mmap base that far
+ * below the stack).  The mean over K = 0..15 is the expected peak over the
+ * random layouts, measured without their lottery.  The limit is set back
+ * once the child has exec'd, before its own code runs. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -144,6 +156,24 @@ static void sample(pid_t pid, struct peak *pk)
     }
 }
 
+/* -pK: the stack limit the child gets back after exec (rlim_cur 0: none). */
+static struct rlimit stack_limit_kept;
+
+/* In the child, before exec: the address layout of phase k (see the top). */
+static int fix_layout(int k)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_STACK, &r) != 0)
+        return -1;
+    r.rlim_cur = (rlim_t)127 << 20;
+    r.rlim_cur += (rlim_t)k * (rlim_t)sysconf(_SC_PAGESIZE);
+    if (r.rlim_max != RLIM_INFINITY && r.rlim_max < r.rlim_cur)
+        r.rlim_max = r.rlim_cur;            /* raising it needs privilege: may fail */
+    if (setrlimit(RLIMIT_STACK, &r) != 0)
+        return -1;
+    return personality(ADDR_NO_RANDOMIZE) == -1 ? -1 : 0;
+}
+
 /* Runs the traced child pid (stopped by its SIGSTOP before exec) to its
  * end; returns its wait status and fills ru and pk.  -1 on a timeout. */
 static int trace(pid_t pid, struct rusage *ru, struct peak *pk)
@@ -178,8 +208,11 @@ static int trace(pid_t pid, struct rusage *ru, struct peak *pk)
             continue;
         }
         int sig = WSTOPSIG(status), event = (unsigned)status >> 16, deliver = 0;
-        if (event == PTRACE_EVENT_EXEC)
+        if (event == PTRACE_EVENT_EXEC) {
+            if (!exec_seen && stack_limit_kept.rlim_cur)
+                prlimit(pid, RLIMIT_STACK, &stack_limit_kept, NULL);
             exec_seen = 1;
+        }
         else if ((event == PTRACE_EVENT_SECCOMP || event == PTRACE_EVENT_EXIT) && exec_seen)
             sample(pid, pk);
         else if (event == 0 && sig != SIGSTOP && sig != SIGTRAP)
@@ -196,16 +229,24 @@ int main(int argc, char **argv)
     int status = 0, timed_out = 0;
     pid_t pid;
 
-    int exact = argc > 1 && strcmp(argv[1], "-p") == 0;
+    int exact = argc > 1 && strncmp(argv[1], "-p", 2) == 0, phase = -1;
     struct peak pk = { 0, 0, 0 };
     if (exact) {
+        if (argv[1][2]) {
+            char *end;
+            phase = (int)strtol(argv[1] + 2, &end, 10);
+            if (*end || phase < 0 || phase > 15)
+                argc = 0;                       /* usage */
+        }
         argv++;
         argc--;
     }
     if (argc < 6) {
-        fprintf(stderr, "usage: runner [-p] OUT ERR TIMEOUT_S PRELOAD|- prog [args...]\n");
+        fprintf(stderr, "usage: runner [-p[K]] OUT ERR TIMEOUT_S PRELOAD|- prog [args...]   (K: 0..15)\n");
         return 2;
     }
+    if (phase >= 0)      /* to give back to the child after its exec */
+        getrlimit(RLIMIT_STACK, &stack_limit_kept);
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_alarm;              /* no SA_RESTART: wait4 gets EINTR */
     sigaction(SIGALRM, &sa, NULL);
@@ -232,6 +273,10 @@ int main(int argc, char **argv)
         if (exact) {
             if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0 || trace_shrinking_calls() != 0) {
                 fprintf(stderr, "runner -p: ptrace/seccomp: %s\n", strerror(errno));
+                _exit(125);
+            }
+            if (phase >= 0 && fix_layout(phase) != 0) {
+                fprintf(stderr, "runner -p%d: address layout: %s\n", phase, strerror(errno));
                 _exit(125);
             }
             raise(SIGSTOP);
