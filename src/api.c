@@ -109,7 +109,7 @@ static inline void *arena_alloc(size_t n, size_t align)
     return arena_alloc_full(n, align);
 }
 
-static NOINLINE void *malloc_slow(size_t n)
+static NOINLINE void *malloc_general(size_t n)
 {
     if (n <= TCACHE_MAX_REQUEST) {
         /* The fast path stops at a misaligned head: the end marker of an
@@ -138,6 +138,24 @@ static NOINLINE void *malloc_slow(size_t n)
     return arena_alloc(n, 0);
 }
 
+/* A cache-size request that missed.  Usually the slot of a single-threaded
+ * program's cache is empty (its end marker, not a corrupted link): then
+ * straight to the arena, keeping one register instead of the general
+ * path's six. */
+static NOINLINE void *malloc_slow(size_t n)
+{
+    arena_t *a = tc.arena;
+    if (likely(n >= 9 && tc.head[tcache_slot_of_request(n)] == TC_END &&
+               __libc_single_threaded && a != NULL && tc.state == TC_ACTIVE &&
+               !vg_active)) {
+        void *mem = int_malloc(a, request2size(n));
+        if (likely(mem != NULL))
+            return mem;
+        return arena_alloc_full(n, 0);
+    }
+    return malloc_general(n);
+}
+
 /* The fast path: a tcache hit costs a bound check, a shift, one test of
  * the head (empty slots end in a misaligned marker) and the pop. */
 PUBLIC void *malloc(size_t n)
@@ -152,8 +170,9 @@ PUBLIC void *malloc(size_t n)
             e->key = 0;
             return e;
         }
+        return malloc_slow(n);
     }
-    return malloc_slow(n);
+    return malloc_general(n);
 }
 
 /* ---- free ------------------------------------------------------------------- */
@@ -220,10 +239,27 @@ static inline void free_block(void *mem)
     lock_release(&a->lock);
 }
 
-/* The fast path took a place in the cache and could not use it. */
+/* The fast path took a place in the cache and could not use it.  Most
+ * often the cache was just full: in a single-threaded program that chunk
+ * goes straight to its fastbin or is merged, and this path makes no call
+ * it must come back from, so it keeps no registers.  Anything else (a
+ * key that may mean a double free, threads, Valgrind) takes free_slow. */
 static NOINLINE void free_slow_refund(void *mem)
 {
-    tc.room[chunksize(mem2chunk(mem)) >> 4]++;
+    chunk_t *p = mem2chunk(mem);
+    size_t size = chunksize(p);
+    tc.room[size >> 4]++;
+    arena_t *a = tc.arena;
+    if (likely(__libc_single_threaded && a == &main_arena && chunk_main_arena(p) &&
+               tc.state == TC_ACTIVE && ((tc_entry_t *)mem)->key != tc.key && !tc.remote &&
+               !vg_active)) {
+        check_free_pointer(p, size);
+        if (size <= mp.max_fast)
+            fastbin_push(a, p, size);
+        else
+            free_merge(a, p, size);
+        return;
+    }
     free_slow(mem);
 }
 
