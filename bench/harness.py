@@ -164,14 +164,14 @@ class Runner:
                            + [out, err, str(self.timeout), preload or "-"] + argv,
                            capture_output=True, text=True, env=env)
         res = {"status": "runner-error", "wall": None, "user": None, "sys": None,
-               "maxrss_kb": None, "peak_kb": None, "out": "", "err": r.stderr}
+               "maxrss_kb": None, "peak_kb": None, "peak_anon_kb": None, "out": "", "err": r.stderr}
         m = re.search(r"status=(\S+) wall=(\S+) user=(\S+) sys=(\S+) maxrss_kb=(\d+)", r.stdout)
         if m:
             res.update(status=m.group(1), wall=float(m.group(2)), user=float(m.group(3)),
                        sys=float(m.group(4)), maxrss_kb=int(m.group(5)))
-        m = re.search(r"peak_kb=(\d+)", r.stdout)
+        m = re.search(r"peak_kb=(\d+) peak_anon_kb=(\d+)", r.stdout)
         if m:
-            res["peak_kb"] = int(m.group(1))
+            res["peak_kb"], res["peak_anon_kb"] = int(m.group(1)), int(m.group(2))
         for name, key in ((out, "out"), (err, "err")):
             try:
                 with open(name, errors="replace") as f:
@@ -473,7 +473,7 @@ def main():
 
         # exact peak RSS: runs of their own (the runner's stops slow the child),
         # repetition k in address layout phase k mod 16 (bench/runner.c)
-        peaks = {}
+        peaks, anon_peaks = {}, {}
         phased = [True]
 
         def traced(rep, wname, argv, env, aname, lib):
@@ -488,8 +488,10 @@ def main():
             if r["status"] != "0" or r["peak_kb"] is None:
                 return "–"
             peaks.setdefault((wname, aname), []).append(r["peak_kb"])
+            anon_peaks.setdefault((wname, aname), []).append(r["peak_anon_kb"])
             raw.append({"rep": "peak%d" % rep, "workload": wname, "alloc": aname,
-                        "status": r["status"], "peak_kb": r["peak_kb"]})
+                        "status": r["status"], "peak_kb": r["peak_kb"],
+                        "peak_anon_kb": r["peak_anon_kb"]})
             return fmt_mib(r["peak_kb"])
 
         interleave(peak_runs, allocs, works, dead, "peak ", traced)
@@ -536,6 +538,7 @@ def main():
             "maxrss_kb": median([r["maxrss_kb"] for r in rs]),
             "peak_kb": ((mean if phased[0] else median)(peaks.get((w, a), [])) if peaks
                         else median([r["maxrss_kb"] for r in rs])),
+            "peak_anon_kb": (mean if phased[0] else median)(anon_peaks.get((w, a), [])),
             "final_rss_kb": median([r["final_rss_kb"] for r in rs]),
             "live_kb": median([r["live_kb"] for r in rs]),
             "n": len(rs),
@@ -561,7 +564,7 @@ def main():
 
 def write_csv(path, raw):
     cols = ["rep", "workload", "alloc", "status", "wall", "user", "sys", "maxrss_kb",
-            "peak_kb", "final_rss_kb", "live_kb", "checksum"]
+            "peak_kb", "peak_anon_kb", "final_rss_kb", "live_kb", "checksum"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
@@ -677,6 +680,24 @@ def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, r
     if has_glibc:
         L.append(geomean_row(works, names, med, "peak_kb", 3))
     L.append("")
+    if any(m.get("peak_anon_kb") for m in med.values()):
+        L.append("### Peak anonymous memory")
+        L.append("")
+        L.append("The same runs' peak of the anonymous part of the resident set alone (heap, mappings, "
+                 "stacks, and the libraries' written data pages: `smaps_rollup` Anonymous), the memory "
+                 "an allocator manages, without the code and read-only pages of libc and of the "
+                 "allocator's own library.  It may come at another moment "
+                 "than the peak above: a program that keeps its heap to the end peaks there, after "
+                 "printf and exit have faulted in more of libc.")
+        L.append("")
+        L.append(head)
+        L.append(sep)
+        for w, _, _, _ in works:
+            L.append("| %s | " % w + " | ".join(cell_text(w, a, "peak_anon_kb", fmt_kib, 3)
+                                              for a in names) + " |")
+        if has_glibc:
+            L.append(geomean_row(works, names, med, "peak_anon_kb", 3))
+        L.append("")
 
     L.append("## Instructions (whole program)")
     L.append("")

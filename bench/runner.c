@@ -11,6 +11,8 @@
  * a CPU, by different amounts from run to run and allocator to allocator.
  * With -p the runner also measures the exact peak, and adds
  *   peak_kb=<kB> peak_anon_kb=<kB> stops=<n>
+ * (peak_anon_kb: the peak of the anonymous part alone - heap, mappings,
+ * stacks, without the files' pages - which may come at another moment)
  * A process's resident set only shrinks in a few system calls (brk, munmap,
  * madvise, mremap, mmap over a mapping) and at exit; it grows in between.
  * So its peak is the largest of its resident sets at the entry of each of
@@ -111,7 +113,8 @@ static long statm_slack_kb(void)
     return 3 * cpus * batch * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-static long statm_kb(pid_t pid)
+/* statm's resident set and its anonymous part (resident - shared), KiB. */
+static int statm_kb(pid_t pid, long *rss, long *anon)
 {
     char path[64], buf[256];
     snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
@@ -123,10 +126,12 @@ static long statm_kb(pid_t pid)
     if (n <= 0)
         return -1;
     buf[n] = 0;
-    long size, resident;
-    if (sscanf(buf, "%ld %ld", &size, &resident) != 2)
+    long size, resident, shared, kb = sysconf(_SC_PAGESIZE) / 1024;
+    if (sscanf(buf, "%ld %ld %ld", &size, &resident, &shared) != 3)
         return -1;
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+    *rss = resident * kb;
+    *anon = (resident - shared) * kb;
+    return 0;
 }
 
 static void sample(pid_t pid, struct peak *pk)
@@ -137,8 +142,9 @@ static void sample(pid_t pid, struct peak *pk)
     static long slack = -1;
     if (slack < 0)
         slack = statm_slack_kb();
-    long approx = statm_kb(pid);
-    if (approx >= 0 && approx + slack < pk->rss)
+    long approx, approx_anon;
+    if (statm_kb(pid, &approx, &approx_anon) == 0 && approx + slack < pk->rss &&
+        approx_anon + slack < pk->anon)
         return;
     snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
     int fd = open(path, O_RDONLY);
@@ -150,10 +156,10 @@ static void sample(pid_t pid, struct peak *pk)
         return;
     buf[n] = 0;
     long rss = rollup_field(buf, "\nRss:"), anon = rollup_field(buf, "\nAnonymous:");
-    if (rss > pk->rss) {
+    if (rss > pk->rss)
         pk->rss = rss;
+    if (anon > pk->anon)
         pk->anon = anon;
-    }
 }
 
 /* -pK: the stack limit the child gets back after exec (rlim_cur 0: none). */
