@@ -67,7 +67,7 @@ static inline void *int_alloc(arena_t *a, size_t nb, size_t align)
 /* n bytes (aligned to align, 0 = the usual 16) from the thread's arena,
  * or from another one if that is out of memory.  NULL with ENOMEM.  The
  * general form, with Valgrind's red zones and the retry. */
-static NOINLINE void *arena_alloc_full(size_t n, size_t align)
+static NOINLINE COLD void *arena_alloc_full(size_t n, size_t align)
 {
     size_t nb = request2size(vg_pad(n));
     vg_quiet();

@@ -36,6 +36,12 @@ void lock_wait(lock_t *l)
         os_futex_wait(&l->state, LOCK_WAITERS);
 }
 
+NOINLINE void lock_acquire(lock_t *l)
+{
+    if (unlikely(!lock_try(l)))
+        lock_wait(l);
+}
+
 void lock_wake(lock_t *l)
 {
     os_futex_wake(&l->state, 1);
@@ -161,7 +167,7 @@ arena_t *arena_get_slow(arena_t *a)
 /* failed could not serve a request (it is unlocked here).  Returns a
  * different arena, locked, or NULL: the main arena fails when brk and mmap
  * are exhausted for it, a sub-heap arena when no sub-heap can be mapped. */
-arena_t *arena_retry(arena_t *failed, size_t nb)
+COLD arena_t *arena_retry(arena_t *failed, size_t nb)
 {
     arena_t *a = NULL;
     if (failed != &main_arena) {

@@ -92,11 +92,9 @@ static inline int lock_try(lock_t *l)
         return 1;
     return unlikely(fork_holding);
 }
-static inline void lock_acquire(lock_t *l)
-{
-    if (unlikely(!lock_try(l)))
-        lock_wait(l);
-}
+/* Out of line, one copy (arena.c): inlined in every caller it made the
+ * allocator's code a page larger, and GCC kept it out of line anyway. */
+void lock_acquire(lock_t *l);
 static inline void lock_release(lock_t *l)
 {
     if (__libc_single_threaded)
