@@ -92,8 +92,8 @@ static inline int lock_try(lock_t *l)
         return 1;
     return unlikely(fork_holding);
 }
-/* Out of line, one copy (arena.c): inlined in every caller it made the
- * allocator's code a page larger, and GCC kept it out of line anyway. */
+/* Out of line, in arena.c.  As a static inline, GCC kept it out of line
+ * anyway, with a private copy in each part of the link-time build. */
 void lock_acquire(lock_t *l);
 static inline void lock_release(lock_t *l)
 {
