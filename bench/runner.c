@@ -218,8 +218,7 @@ static int trace(pid_t pid, struct rusage *ru, struct peak *pk)
             if (!exec_seen && stack_limit_kept.rlim_cur)
                 prlimit(pid, RLIMIT_STACK, &stack_limit_kept, NULL);
             exec_seen = 1;
-        }
-        else if ((event == PTRACE_EVENT_SECCOMP || event == PTRACE_EVENT_EXIT) && exec_seen)
+        } else if ((event == PTRACE_EVENT_SECCOMP || event == PTRACE_EVENT_EXIT) && exec_seen)
             sample(pid, pk);
         else if (event == 0 && sig != SIGSTOP && sig != SIGTRAP)
             deliver = sig;                      /* the child's own signal */
