@@ -124,8 +124,11 @@ void options_init(void)
 {
     if (os_secure())
         return;
+    /* Most environments set none of them: then one scan of it is all the
+     * options cost, not two for each option. */
+    int ours = os_env_any("PTALLOC_"), glibcs = os_env_any("MALLOC_");
     const char *tunables = os_getenv("GLIBC_TUNABLES");
-    for (size_t i = 0; i < NOPTIONS; i++) {
+    for (size_t i = 0; i < NOPTIONS && (ours || glibcs || tunables); i++) {
         const struct option *o = &options[i];
         char envname[64] = "PTALLOC_";
         size_t k = 8;
@@ -134,12 +137,12 @@ void options_init(void)
         envname[k] = 0;
         const char *v, *vend = NULL;
         long val;
-        if ((v = os_getenv(envname)) && parse_long(v, NULL, &val) && set(o, val))
+        if (ours && (v = os_getenv(envname)) && parse_long(v, NULL, &val) && set(o, val))
             continue;
         if (tunables && o->tunable && tunable_value(tunables, o->tunable, &v, &vend) &&
             parse_long(v, vend, &val) && set(o, val))
             continue;
-        if (o->glibc_env && (v = os_getenv(o->glibc_env)) && parse_long(v, NULL, &val))
+        if (glibcs && o->glibc_env && (v = os_getenv(o->glibc_env)) && parse_long(v, NULL, &val))
             set(o, val);
     }
 }

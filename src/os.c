@@ -136,6 +136,15 @@ const char *os_getenv(const char *name)
     return NULL;
 }
 
+int os_env_any(const char *prefix)
+{
+    size_t n = str_len(prefix);
+    for (char **env = environ; env && *env; env++)
+        if (str_eqn(*env, prefix, n))
+            return 1;
+    return 0;
+}
+
 int os_secure(void)
 {
     return getauxval(AT_SECURE) != 0;
