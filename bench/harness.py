@@ -524,7 +524,8 @@ def main():
     info = machine_info()
     info["load"] = "%s at start, %s at end" % (load_start, loadavg())
 
-    # medians
+    # medians (the exact peaks: the mean over the layout phases)
+    peak_of = mean if phased[0] else median
     med = {}
     for (w, a), rs in cell.items():
         if (w, a) in dead:
@@ -536,9 +537,9 @@ def main():
             "spread": (median([abs(x - median(walls)) for x in walls]) / median(walls)
                        if len(walls) > 2 and median(walls) else 0.0),
             "maxrss_kb": median([r["maxrss_kb"] for r in rs]),
-            "peak_kb": ((mean if phased[0] else median)(peaks.get((w, a), [])) if peaks
+            "peak_kb": (peak_of(peaks.get((w, a), [])) if peaks
                         else median([r["maxrss_kb"] for r in rs])),
-            "peak_anon_kb": (mean if phased[0] else median)(anon_peaks.get((w, a), [])),
+            "peak_anon_kb": peak_of(anon_peaks.get((w, a), [])),
             "final_rss_kb": median([r["final_rss_kb"] for r in rs]),
             "live_kb": median([r["live_kb"] for r in rs]),
             "n": len(rs),
