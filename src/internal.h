@@ -37,7 +37,7 @@ size_t  os_resident_pages(void *p, size_t npages); /* mincore; 0 on failure   */
 void    os_futex_wait(int *addr, int val);
 void    os_futex_wake(int *addr, int n);
 const char *os_getenv(const char *name);          /* NULL before the env exists */
-int   os_env_any(const char *prefix);               /* a variable starts with it */
+int     os_env_any(const char *prefix);           /* a variable starts with it  */
 int     os_secure(void);                          /* setuid: ignore environment */
 uint64_t os_random(void);
 int     os_ncpus(void);
