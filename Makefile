@@ -38,7 +38,8 @@ lib: build/libptalloc.so build/libptalloc.a
 # puts them in a mapping of their own, untouched by a program that does
 # not call them.  Built for size, outside LTO (an -O level given only at
 # compile time has no effect on an LTO build).  options.c stays in: built
-# apart, its parameters cost the hot paths instructions.
+# apart, its parameters cost the hot paths instructions.  src/layout.ld
+# names these files too: their constants go with the cold code.
 COLD_SRCS := check walk stats fmt
 build/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
