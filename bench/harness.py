@@ -635,27 +635,38 @@ def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, r
     head = "| workload | " + " | ".join(names) + " |"
     sep = "|---|" + "---:|" * len(names)
 
-    def time_table(key):
+    def table(key, fmt, places=2, more_rows=None):
+        """A row per workload (and more_rows(w)'s after it), then the geomean."""
         L.append(head)
         L.append(sep)
         for w, _, _, _ in works:
-            L.append("| %s | " % w + " | ".join(cell_text(w, a, key, fmt_time) for a in names) + " |")
+            L.append("| %s | " % w + " | ".join(cell_text(w, a, key, fmt, places) for a in names) + " |")
+            if more_rows:
+                L.extend(more_rows(w))
         if has_glibc:
-            L.append(geomean_row(works, names, med, key))
+            L.append(geomean_row(works, names, med, key, places))
         L.append("")
+
+    def frag_final_row(w):
+        if w != "frag":
+            return []
+        live = [m["live_kb"] for (ww, _), m in med.items() if ww == w and m.get("live_kb") is not None]
+        label = "frag (final RSS; %s live)" % fmt_mib(live[0]) if live else "frag (final RSS)"
+        return ["| %s | " % label
+                + " | ".join(cell_text(w, a, "final_rss_kb", fmt_kib, 3) for a in names) + " |"]
 
     L.append("## Wall time")
     L.append("")
     L.append("Median wall time; in parentheses the ratio to glibc (< 1 = faster than glibc).")
     L.append("")
-    time_table("wall")
+    table("wall", fmt_time)
     if runs > 1:
         L.append("### Fastest run")
         L.append("")
         L.append("The fastest of the %d runs of each cell: other load on the machine only ever adds "
                  "time, so this is the run it disturbed least." % runs)
         L.append("")
-        time_table("best")
+        table("best", fmt_time)
 
     L.append("## Peak RSS")
     L.append("")
@@ -669,18 +680,7 @@ def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, r
                 "set of blocks is still live (their size is in the row's label)."
                 if any(w == "frag" for w, _, _, _ in works) else ""))
     L.append("")
-    L.append(head)
-    L.append(sep)
-    for w, _, _, _ in works:
-        L.append("| %s | " % w + " | ".join(cell_text(w, a, "peak_kb", fmt_kib, 3) for a in names) + " |")
-        if w == "frag":
-            live = [m["live_kb"] for (ww, _), m in med.items() if ww == w and m.get("live_kb") is not None]
-            label = "frag (final RSS; %s live)" % fmt_mib(live[0]) if live else "frag (final RSS)"
-            L.append("| %s | " % label
-                     + " | ".join(cell_text(w, a, "final_rss_kb", fmt_kib, 3) for a in names) + " |")
-    if has_glibc:
-        L.append(geomean_row(works, names, med, "peak_kb", 3))
-    L.append("")
+    table("peak_kb", fmt_kib, 3, frag_final_row)
     if any(m.get("peak_anon_kb") for m in med.values()):
         L.append("### Peak anonymous memory")
         L.append("")
@@ -691,14 +691,7 @@ def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, r
                  "than the peak above: a program that keeps its heap to the end peaks there, after "
                  "printf and exit have faulted in more of libc.")
         L.append("")
-        L.append(head)
-        L.append(sep)
-        for w, _, _, _ in works:
-            L.append("| %s | " % w + " | ".join(cell_text(w, a, "peak_anon_kb", fmt_kib, 3)
-                                              for a in names) + " |")
-        if has_glibc:
-            L.append(geomean_row(works, names, med, "peak_anon_kb", 3))
-        L.append("")
+        table("peak_anon_kb", fmt_kib, 3)
 
     L.append("## Instructions (whole program)")
     L.append("")
