@@ -254,10 +254,7 @@ static NOINLINE void free_slow_refund(void *mem)
                tc.state == TC_ACTIVE && ((tc_entry_t *)mem)->key != tc.key && !tc.remote &&
                !vg_active)) {
         check_free_pointer(p, size);
-        if (size <= mp.max_fast)
-            fastbin_push(a, p, size);
-        else
-            free_merge(a, p, size);
+        free_locked(a, p, size);        /* no lock to take while alone */
         return;
     }
     free_slow(mem);

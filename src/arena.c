@@ -216,8 +216,9 @@ void arena_thread_detach(void)
  * anyone else (__register_atfork below, which every pthread_atfork call
  * goes through), or else when the first lock is really taken, that is
  * once the process has a second thread: a single-threaded process takes
- * no locks, and registering costs a page of libc that the kernel maps
- * with its neighbours (64 KiB resident).  Until the registration is done
+ * no locks, and registering runs libc code that glibc's malloc does not
+ * (at one address layout the kernel mapped 64 KiB more of libc for it;
+ * over all 16 of bench/runner -pK, none).  Until the registration is done
  * no lock is taken; a fork meanwhile waits for it in glibc (registration
  * and fork share a lock), and the registration may allocate, which comes
  * back here and must not wait. */

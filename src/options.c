@@ -128,7 +128,9 @@ void options_init(void)
      * options cost, not two for each option. */
     int ours = os_env_any("PTALLOC_"), glibcs = os_env_any("MALLOC_");
     const char *tunables = os_getenv("GLIBC_TUNABLES");
-    for (size_t i = 0; i < NOPTIONS && (ours || glibcs || tunables); i++) {
+    if (!ours && !glibcs && !tunables)
+        return;
+    for (size_t i = 0; i < NOPTIONS; i++) {
         const struct option *o = &options[i];
         char envname[64] = "PTALLOC_";
         size_t k = 8;
