@@ -87,23 +87,27 @@ static NOINLINE COLD void *arena_alloc_full(size_t n, size_t align)
     return vg_alloc(mem, n, 0);
 }
 
-/* The usual case of it: not under Valgrind, and the arena has the memory.
- * A single-threaded process goes straight to its arena (no lock to take,
- * no last user to note). */
+/* A single-threaded process's own arena a: no lock to take, no last
+ * user to note; the general form if it is out of memory. */
+static inline void *arena_alloc_alone(arena_t *a, size_t n, size_t align)
+{
+    void *mem = int_alloc(a, request2size(n), align);
+    if (likely(mem != NULL))
+        return mem;
+    return arena_alloc_full(n, align);
+}
+
+/* The usual case of it: not under Valgrind, and the arena has the memory. */
 static inline void *arena_alloc(size_t n, size_t align)
 {
     if (unlikely(vg_active))
         return arena_alloc_full(n, align);
-    size_t nb = request2size(n);
     arena_t *a = tc.arena;
-    void *mem;
-    if (likely(a != NULL) && __libc_single_threaded) {
-        mem = int_alloc(a, nb, align);
-    } else {
-        a = arena_get();
-        mem = int_alloc(a, nb, align);
-        lock_release(&a->lock);
-    }
+    if (likely(a != NULL) && __libc_single_threaded)
+        return arena_alloc_alone(a, n, align);
+    a = arena_get();
+    void *mem = int_alloc(a, request2size(n), align);
+    lock_release(&a->lock);
     if (likely(mem != NULL))
         return mem;
     return arena_alloc_full(n, align);
@@ -147,12 +151,8 @@ static NOINLINE void *malloc_slow(size_t n)
     arena_t *a = tc.arena;
     if (likely(n >= 9 && tc.head[tcache_slot_of_request(n)] == TC_END &&
                __libc_single_threaded && a != NULL && tc.state == TC_ACTIVE &&
-               !vg_active)) {
-        void *mem = int_malloc(a, request2size(n));
-        if (likely(mem != NULL))
-            return mem;
-        return arena_alloc_full(n, 0);
-    }
+               !vg_active))
+        return arena_alloc_alone(a, n, 0);
     return malloc_general(n);
 }
 
