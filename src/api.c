@@ -149,6 +149,7 @@ static NOINLINE void *malloc_general(size_t n)
 static NOINLINE void *malloc_slow(size_t n)
 {
     arena_t *a = tc.arena;
+    tc.overflows = 0;
     if (likely(n >= 9 && tc.head[tcache_slot_of_request(n)] == TC_END &&
                __libc_single_threaded && a != NULL && tc.state == TC_ACTIVE &&
                !vg_active))
@@ -253,8 +254,16 @@ static NOINLINE void free_slow_refund(void *mem)
     if (likely(__libc_single_threaded && a == &main_arena && chunk_main_arena(p) &&
                tc.state == TC_ACTIVE && ((tc_entry_t *)mem)->key != tc.key && !tc.remote &&
                !vg_active)) {
+        /* free_locked's two ways (no lock to take while alone), each a
+         * tail call */
         check_free_pointer(p, size);
-        free_locked(a, p, size);        /* no lock to take while alone */
+        if (size > mp.max_fast) {
+            free_merge(a, p, size);
+            return;
+        }
+        fastbin_push(a, p, size);
+        if (++tc.overflows >= SPILL_AFTER_OVERFLOWS)
+            tcache_spill(a, size >> 4);
         return;
     }
     free_slow(mem);

@@ -50,7 +50,7 @@ void *int_realloc(arena_t *a, chunk_t *oldp, size_t oldsize, size_t nb)
                 if (slot < TCACHE_SLOTS && tc.state == TC_ACTIVE && tc.room[slot] > 0)
                     tcache_push(oldp, slot);
                 else
-                    int_free(a, oldp, 1);
+                    free_locked(a, oldp, oldsize);
                 return mem;
             }
         }
@@ -66,7 +66,7 @@ void *int_realloc(arena_t *a, chunk_t *oldp, size_t oldsize, size_t nb)
         set_head_size(newp, nb | a->chunk_flag);
         set_head(r, rsize | PREV_INUSE | a->chunk_flag);
         set_inuse_at(r, rsize);
-        int_free(a, r, 1);
+        free_locked(a, r, rsize);
     }
     return chunk2mem(newp);
 }

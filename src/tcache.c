@@ -197,6 +197,60 @@ int tcache_put_slow(chunk_t *p, size_t size)
     return 1;
 }
 
+/* A free found the slot of its fastbin size full, in a single-threaded
+ * program (api.c: free_slow_refund), and went to the fastbin.  The older
+ * half of the slot follows it, so the frees that come next find room:
+ * a program freeing many chunks of one size then leaves the fast path
+ * once in count / 2 + 1 frees instead of on every one.  The newest
+ * entries stay, the likeliest to be asked for again.  The slot refills
+ * from the fastbin only once it is empty (malloc.c: from_fastbin), so a
+ * program hovering around a full slot does not move chunks back and
+ * forth.  Each chunk moved gets the checks a free into its fastbin gives
+ * (with perturb set the cache is off, so there is nothing to fill); a
+ * chunk of another arena (cached while threads ran) ends the move. */
+NOINLINE void tcache_spill(arena_t *a, size_t slot)
+{
+    tc_entry_t *last = tc.head[slot];
+    for (size_t keep = mp.tcache_count / 2;; keep--) {
+        if (last == TC_END)
+            return;
+        if (unlikely(!aligned_ok((uintptr_t)last)))
+            malloc_error("free(): unaligned chunk detected in tcache 2");
+        if (keep <= 1)
+            break;
+        last = reveal_ptr(&last->next);
+    }
+    size_t size = slot << 4;
+    unsigned idx = fastbin_index(size);
+    chunk_t *top = a->fastbins[idx];
+    tc_entry_t *e = reveal_ptr(&last->next);
+    int moved = 0;
+    while (e != TC_END) {
+        if (unlikely(!aligned_ok((uintptr_t)e)))
+            malloc_error("free(): unaligned chunk detected in tcache 2");
+        chunk_t *p = mem2chunk(e);
+        if (!chunk_main_arena(p))
+            break;
+        if (unlikely(chunksize(p) != size))
+            malloc_error("free(): invalid size");
+        if (unlikely(p == top))
+            malloc_error("double free or corruption (fasttop)");
+        check_next_header(a, chunk_at(p, size), true);
+        tc_entry_t *next = reveal_ptr(&e->next);
+        e->key = 0;
+        p->fd = protect_ptr(&p->fd, top);   /* the same word as e->next */
+        top = p;
+        e = next;
+        moved++;
+    }
+    if (!moved)
+        return;
+    last->next = protect_ptr(&last->next, e);
+    a->fastbins[idx] = top;
+    a->flags |= ARENA_HAVE_FASTCHUNKS;
+    tc.room[slot] += moved;
+}
+
 /* ---- remote frees (free.c says why) ------------------------------------- */
 
 /* Hands the thread's batch over to its arena. */

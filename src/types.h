@@ -282,6 +282,7 @@ typedef struct tcache {
     uint16_t    state;
     uint16_t    listed;     /* on the list of all threads' caches     */
     uint16_t    hooked;     /* thread-exit hook set (tcache.c)        */
+    uint32_t    overflows;  /* full-slot frees since a cache miss     */
     arena_t    *arena;
     struct tcache *next_tc, *prev_tc;   /* that list (arenas_lock)     */
     struct tcache_mid *mid;             /* the thread's mid-size cache */

@@ -113,6 +113,30 @@ static void c_invalid_next_size_fast(void)
     free(a);
 }
 
+/* A cached chunk's neighbour (or its own size) corrupted after the free:
+ * a long run of frees of its size moves it from the full cache to its
+ * fastbin, with the checks a free into the fastbin makes. */
+static void spill_after(void (*corrupt)(void *a))
+{
+    enum { N = 200 };
+    static void *b[N];
+    static const size_t req[2] = {40, 100};
+    void *ag[2];
+    drain(40);
+    run(2, req, ag);                    /* a, and a neighbour that stays */
+    for (int i = 0; i < N; i++)
+        b[i] = malloc(40);
+    free(ag[0]);                        /* the oldest in its cache bin */
+    corrupt(ag[0]);
+    for (int i = 0; i < N; i++)
+        free(b[i]);
+    _exit(RETURNED);
+}
+static void next_size_zero(void *a) { *next_size(a) = 1; }
+static void size_other(void *a)     { SIZE(a) = 64 | 1; }
+static void c_spill_next_size(void) { spill_after(next_size_zero); }
+static void c_spill_size(void)      { spill_after(size_other); }
+
 static void c_invalid_next_size_normal(void)
 {
     void *a = malloc(BIG);
@@ -520,6 +544,8 @@ static const struct tcase {
     {"invalid_size_small", c_invalid_size_small, "free(): invalid size", 0},
     {"invalid_next_size_fast", c_invalid_next_size_fast, "free(): invalid next size (fast)", 0},
     {"invalid_next_size_normal", c_invalid_next_size_normal, "free(): invalid next size (normal)", 0},
+    {"spill_next_size", c_spill_next_size, "free(): invalid next size (fast)", 0},
+    {"spill_size", c_spill_size, "free(): invalid size", 0},
     {"tcache_double_free", c_tcache_double_free, "free(): double free detected in tcache 2", 0},
     {"tcache_unaligned_free", c_tcache_unaligned_free, "free(): unaligned chunk detected in tcache 2", 0},
     {"tcache_too_many", c_tcache_too_many, "free(): too many chunks detected in tcache", 0},

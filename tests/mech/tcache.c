@@ -7,6 +7,9 @@
  *    mmapped chunks never are;
  *  - a bin takes 7 chunks, LIFO (ptalloc_bin order and reuse order); the
  *    8th goes to the fastbin / unsorted bin;
+ *  - a long run of frees of one fastbin size moves the older half of the
+ *    full bin to the fastbin too: the cache keeps only chunks among the
+ *    last 8 freed, every chunk is in one or the other, all come back;
  *  - a malloc served from a fastbin or small bin moves the rest of that
  *    bin into the (empty) cache: from the fastbin newest first, from the
  *    small bin oldest first;
@@ -72,6 +75,44 @@ static void fill_and_overflow(void)
     CHECK(q == p[7]);                            /* then the fastbin */
     for (int i = 0; i < 8; i++)
         free(p[i]);
+    ptalloc_thread_flush();
+    malloc_trim(0);
+}
+
+static void spill(void)
+{
+    enum { N = 200 };
+    static void *p[N], *q[N];
+    ptalloc_thread_flush();
+    for (int i = 0; i < N; i++)
+        p[i] = malloc(40);                       /* 48-byte chunks, tcache bin 1 */
+    for (int i = 0; i < N; i++)
+        free(p[i]);
+    size_t n = ptalloc_bin(0, PTALLOC_TCACHE, 1, m_binbuf, M_BINMAX);
+    CHECKF(n >= 1 && n <= 7, "tcache[1] holds %zu chunks", n);
+    for (size_t i = 0; i < n && i < 7; i++) {
+        int j = N - 1;
+        while (j >= 0 && p[j] != m_binbuf[i])
+            j--;
+        CHECKF(j >= N - 8, "tcache[1] entry %zu is p[%d], not one of the last 8 freed", i, j);
+    }
+    for (int i = 0; i < N; i++) {
+        int w = m_where(p[i]);
+        CHECKF(w == PTALLOC_TCACHE || w == PTALLOC_FASTBIN, "p[%d] is in %s", i, m_where_name(w));
+    }
+    CHECK_WHERE(p[0], PTALLOC_FASTBIN, 1);      /* the first cached, moved on */
+    t_heap_check("tcache spilled");
+    for (int i = 0; i < N; i++) {
+        q[i] = malloc(40);
+        int found = 0;
+        for (int j = 0; j < N; j++)
+            found += q[i] == p[j];
+        for (int j = 0; j < i; j++)
+            found += (q[i] == q[j]) * 100;
+        CHECKF(found == 1, "malloc %d after the spill: %p is not a fresh one of the freed", i, q[i]);
+    }
+    for (int i = 0; i < N; i++)
+        free(q[i]);
     ptalloc_thread_flush();
     malloc_trim(0);
 }
@@ -206,6 +247,7 @@ int main(void)
     CHECK(m_get("tcache_max") == 1032);
     sizes();
     fill_and_overflow();
+    spill();
     stash_fastbin();
     stash_smallbin();
     options();
