@@ -29,6 +29,7 @@ import time
 
 ALLOC_ORDER = ["ptalloc", "glibc", "jemalloc", "tcmalloc", "mimalloc"]
 LAYOUT_PHASES = 16         # runner -pK: K = 0..15
+FLOOR = "empty preload"    # the peak tables' reference column (bench/empty.c)
 ALLOC_SONAME = {
     "jemalloc": "libjemalloc.so.2",
     "tcmalloc": "libtcmalloc_minimal.so.4",
@@ -494,7 +495,12 @@ def main():
                         "peak_anon_kb": r["peak_anon_kb"]})
             return fmt_mib(r["peak_kb"])
 
-        interleave(peak_runs, allocs, works, dead, "peak ", traced)
+        # the preload floor: glibc's malloc under an empty preloaded library
+        # (bench/empty.c), measured alongside for the peak tables only
+        floor_lib = os.path.join(bin_dir, "libempty.so")
+        floor = ([(FLOOR, floor_lib, None)]
+                 if "glibc" in names and os.path.exists(floor_lib) else [])
+        interleave(peak_runs, allocs + floor, works, dead, "peak ", traced)
 
         if peak_runs and not peaks:
             notes.append("the exact peak (`runner -p`: ptrace and seccomp) failed on every run, so the "
@@ -545,6 +551,9 @@ def main():
             "n": len(rs),
         }
 
+    for (w, a), ks in peaks.items():
+        if a == FLOOR:
+            med[(w, a)] = {"peak_kb": peak_of(ks), "peak_anon_kb": peak_of(anon_peaks[(w, a)]), "n": 0}
     write_csv(os.path.join(out_dir, "latest.csv"), raw)
     md = render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, runs, peak_runs,
                    scale, quick, elapsed)
@@ -632,28 +641,28 @@ def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, r
         r = ratio(med, w, a, key) if has_glibc and a != "glibc" else None
         return fmt(m[key]) + fmt_ratio(r, places)
 
-    head = "| workload | " + " | ".join(names) + " |"
-    sep = "|---|" + "---:|" * len(names)
-
-    def table(key, fmt, places=2, more_rows=None):
+    def table(key, fmt, places=2, more_rows=None, cols=names):
         """A row per workload (and more_rows(w)'s after it), then the geomean."""
-        L.append(head)
-        L.append(sep)
+        L.append("| workload | " + " | ".join(cols) + " |")
+        L.append("|---|" + "---:|" * len(cols))
         for w, _, _, _ in works:
-            L.append("| %s | " % w + " | ".join(cell_text(w, a, key, fmt, places) for a in names) + " |")
+            L.append("| %s | " % w + " | ".join(cell_text(w, a, key, fmt, places) for a in cols) + " |")
             if more_rows:
-                L.extend(more_rows(w))
+                L.extend(more_rows(w, cols))
         if has_glibc:
-            L.append(geomean_row(works, names, med, key, places))
+            L.append(geomean_row(works, cols, med, key, places))
         L.append("")
 
-    def frag_final_row(w):
+    # the peak tables' last column: the preload floor, when measured
+    peak_cols = names + [FLOOR] if any(a == FLOOR for _, a in med) else names
+
+    def frag_final_row(w, cols):
         if w != "frag":
             return []
         live = [m["live_kb"] for (ww, _), m in med.items() if ww == w and m.get("live_kb") is not None]
         label = "frag (final RSS; %s live)" % fmt_mib(live[0]) if live else "frag (final RSS)"
         return ["| %s | " % label
-                + " | ".join(cell_text(w, a, "final_rss_kb", fmt_kib, 3) for a in names) + " |"]
+                + " | ".join(cell_text(w, a, "final_rss_kb", fmt_kib, 3) for a in cols) + " |"]
 
     L.append("## Wall time")
     L.append("")
@@ -678,9 +687,13 @@ def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, r
              "and is in latest.csv); in parentheses the ratio to glibc, to three places."
              + (" `frag (final RSS)` is the resident set at the end of frag, when only a thin scattered "
                 "set of blocks is still live (their size is in the row's label)."
-                if any(w == "frag" for w, _, _, _ in works) else ""))
+                if any(w == "frag" for w, _, _, _ in works) else "")
+             + (" *%s* is glibc's malloc with an empty library preloaded (bench/empty.c): what any "
+                "preloaded allocator pays before its own code and data (one more file mapped, the "
+                "loader's bookkeeping for it, a longer environment)." % FLOOR
+                if peak_cols != names else ""))
     L.append("")
-    table("peak_kb", fmt_kib, 3, frag_final_row)
+    table("peak_kb", fmt_kib, 3, frag_final_row, peak_cols)
     if any(m.get("peak_anon_kb") for m in med.values()):
         L.append("### Peak anonymous memory")
         L.append("")
@@ -691,7 +704,7 @@ def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, r
                  "than the peak above: a program that keeps its heap to the end peaks there, after "
                  "printf and exit have faulted in more of libc.")
         L.append("")
-        table("peak_anon_kb", fmt_kib, 3)
+        table("peak_anon_kb", fmt_kib, 3, cols=peak_cols)
 
     L.append("## Instructions (whole program)")
     L.append("")
