@@ -254,8 +254,8 @@ static NOINLINE void free_slow_refund(void *mem)
     if (likely(__libc_single_threaded && a == &main_arena && chunk_main_arena(p) &&
                tc.state == TC_ACTIVE && ((tc_entry_t *)mem)->key != tc.key && !tc.remote &&
                !vg_active)) {
-        /* free_locked's two ways (no lock to take while alone), each a
-         * tail call */
+        /* free_locked's choice (no lock to take while alone), spelled out
+         * so that free_merge and tcache_spill are tail calls */
         check_free_pointer(p, size);
         if (size > mp.max_fast) {
             free_merge(a, p, size);

@@ -198,16 +198,18 @@ int tcache_put_slow(chunk_t *p, size_t size)
 }
 
 /* A free found the slot of its fastbin size full, in a single-threaded
- * program (api.c: free_slow_refund), and went to the fastbin.  The older
- * half of the slot follows it, so the frees that come next find room:
- * a program freeing many chunks of one size then leaves the fast path
- * once in count / 2 + 1 frees instead of on every one.  The newest
- * entries stay, the likeliest to be asked for again.  The slot refills
- * from the fastbin only once it is empty (malloc.c: from_fastbin), so a
- * program hovering around a full slot does not move chunks back and
- * forth.  Each chunk moved gets the checks a free into its fastbin gives
- * (with perturb set the cache is off, so there is nothing to fill); a
- * chunk of another arena (cached while threads ran) ends the move. */
+ * program that has made SPILL_AFTER_OVERFLOWS such frees since its last
+ * cache miss (api.c: free_slow_refund), and went to the fastbin.  The
+ * older half of the slot follows it, so the frees that come next find
+ * room: a program freeing a batch of one size then leaves the fast path
+ * once in five frees (at the default count of 7) instead of on every one.
+ * The newest entries stay, the likeliest to be asked for again.  The slot
+ * refills from the fastbin only once it is empty (malloc.c: from_fastbin),
+ * and a miss ends the run, so a program whose frees and mallocs alternate
+ * around a full slot does not move chunks back and forth.  Each chunk
+ * moved gets the checks a free into its fastbin gives (with perturb set
+ * the cache is off, so there is nothing to fill); a chunk of another arena
+ * (cached while threads ran) ends the move. */
 NOINLINE void tcache_spill(arena_t *a, size_t slot)
 {
     tc_entry_t *last = tc.head[slot];
