@@ -97,6 +97,18 @@ static inline void *arena_alloc_alone(arena_t *a, size_t n, size_t align)
     return arena_alloc_full(n, align);
 }
 
+/* With threads: the thread's arena, locked (or another, if that one is
+ * taken); the general form if it is out of memory. */
+static inline void *arena_alloc_shared(size_t n, size_t align)
+{
+    arena_t *a = arena_get();
+    void *mem = int_alloc(a, request2size(n), align);
+    lock_release(&a->lock);
+    if (likely(mem != NULL))
+        return mem;
+    return arena_alloc_full(n, align);
+}
+
 /* The usual case of it: not under Valgrind, and the arena has the memory. */
 static inline void *arena_alloc(size_t n, size_t align)
 {
@@ -105,12 +117,7 @@ static inline void *arena_alloc(size_t n, size_t align)
     arena_t *a = tc.arena;
     if (likely(a != NULL) && __libc_single_threaded)
         return arena_alloc_alone(a, n, align);
-    a = arena_get();
-    void *mem = int_alloc(a, request2size(n), align);
-    lock_release(&a->lock);
-    if (likely(mem != NULL))
-        return mem;
-    return arena_alloc_full(n, align);
+    return arena_alloc_shared(n, align);
 }
 
 static NOINLINE void *malloc_general(size_t n)
@@ -142,18 +149,27 @@ static NOINLINE void *malloc_general(size_t n)
     return arena_alloc(n, 0);
 }
 
-/* A cache-size request that missed.  Usually the slot of a single-threaded
- * program's cache is empty (its end marker, not a corrupted link): then
- * straight to the arena, keeping one register instead of the general
- * path's six. */
+/* malloc_slow's way with threads, out of its line: a tail call there. */
+static NOINLINE void *malloc_shared(size_t n)
+{
+    return arena_alloc_shared(n, 0);
+}
+
+/* A cache-size request that missed.  Usually the slot of the thread's
+ * cache is empty (its end marker, not a corrupted link), and the cache set
+ * up: then straight to the arena, keeping one register instead of the
+ * general path's six. */
 static NOINLINE void *malloc_slow(size_t n)
 {
     arena_t *a = tc.arena;
     tc.overflows = 0;
-    if (likely(n >= 9 && tc.head[tcache_slot_of_request(n)] == TC_END &&
-               __libc_single_threaded && a != NULL && tc.state == TC_ACTIVE &&
-               !vg_active))
-        return arena_alloc_alone(a, n, 0);
+    if (likely(n >= 9 && tc.head[tcache_slot_of_request(n)] == TC_END && a != NULL &&
+               tc.state == TC_ACTIVE && !vg_active)) {
+        if (__libc_single_threaded)
+            return arena_alloc_alone(a, n, 0);
+        if (tc.hooked)
+            return malloc_shared(n);
+    }
     return malloc_general(n);
 }
 
@@ -240,20 +256,41 @@ static inline void free_block(void *mem)
     lock_release(&a->lock);
 }
 
+/* free_slow_refund's way when not alone, out of its line: with threads,
+ * most often another thread's chunk, into the batch (free_block's way
+ * there, without its checks for the sizes that cannot come here). */
+static NOINLINE void free_refused(void *mem)
+{
+    chunk_t *p = mem2chunk(mem);
+    size_t size = chunksize(p);
+    if (!vg_active && !__libc_single_threaded && !chunk_is_mmapped(p) &&
+        tc.state == TC_ACTIVE && tc.remote_limit && ((tc_entry_t *)mem)->key != tc.key) {
+        check_free_pointer(p, size);
+        arena_t *a = arena_for_chunk(p);
+        if (a != tc.arena) {
+            remote_put(a, p, size);
+            return;
+        }
+    }
+    free_slow(mem);
+}
+
 /* The fast path took a place in the cache and could not use it.  Most
  * often the cache was just full: in a single-threaded program that chunk
  * goes straight to its fastbin or is merged, and this path makes no call
  * it must come back from, so it keeps no registers.  Anything else (a
- * key that may mean a double free, threads, Valgrind) takes free_slow. */
+ * key that may mean a double free, threads, Valgrind) takes free_refused. */
 static NOINLINE void free_slow_refund(void *mem)
 {
     chunk_t *p = mem2chunk(mem);
     size_t size = chunksize(p);
     tc.room[size >> 4]++;
     arena_t *a = tc.arena;
+    /* (the key, which may be past a small block's end, is read last: not
+     * at all under Valgrind) */
     if (likely(__libc_single_threaded && a == &main_arena && chunk_main_arena(p) &&
-               tc.state == TC_ACTIVE && ((tc_entry_t *)mem)->key != tc.key && !tc.remote &&
-               !vg_active)) {
+               tc.state == TC_ACTIVE && !tc.remote && !vg_active &&
+               ((tc_entry_t *)mem)->key != tc.key)) {
         /* free_locked's choice (no lock to take while alone), spelled out
          * so that free_merge and tcache_spill are tail calls */
         check_free_pointer(p, size);
@@ -266,7 +303,7 @@ static NOINLINE void free_slow_refund(void *mem)
             tcache_spill(a, size >> 4);
         return;
     }
-    free_slow(mem);
+    free_refused(mem);
 }
 
 PUBLIC void free(void *mem)

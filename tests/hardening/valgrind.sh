@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # memcheck on a program running on ptalloc: the planted leak, read after
 # free, overrun and uninitialised read are all reported (ptalloc tells
-# memcheck about its blocks with client requests), and a correct program
-# gets no report at all.
+# memcheck about its blocks with client requests) and nothing else is, and
+# a correct program gets no report at all.
 set -euo pipefail
 command -v valgrind >/dev/null || { echo "valgrind is not installed (tools/deps.sh test installs it)"; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +24,7 @@ expect "inside a block of size 64 free'd" "read after free located in the freed 
 expect "0 bytes after a block of size 10 alloc'd" "one-byte overrun reported"
 expect "Conditional jump or move depends on uninitialised value" "uninitialised read reported"
 expect "100 bytes in 1 blocks are definitely lost" "the leak reported as definite"
+expect "ERROR SUMMARY: 4 errors from 4 contexts" "the four planted errors (the leak counts) and no other, none inside ptalloc"
 # memcheck's own malloc shows as "malloc (in .../vgpreload_memcheck...)".
 if grep -q "Block was alloc'd" "$tmp/planted.out" && ! grep -q "alloc (in /usr/libexec/valgrind" "$tmp/planted.out"; then
     echo "ok: ptalloc served the blocks"
