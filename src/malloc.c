@@ -122,13 +122,8 @@ static void *from_smallbin(arena_t *a, size_t nb)
     return hand_out(victim, nb);
 }
 
-/* Moves every fastbin chunk out, merged with its free neighbours: into
- * the top, or a free chunk of small size straight into its small bin, and
- * a larger one into the unsorted bin.  (glibc puts them all in the
- * unsorted bin.  But a consolidation mostly comes right before a walk of
- * that bin - a large request, or a top too small - which would only sort
- * the small ones into the same bins, touching each chunk again: on frag,
- * with tens of thousands of them at a time, 6 % more cache misses.) */
+/* Moves every fastbin chunk to the unsorted bin, merged with its free
+ * neighbours (or into the top). */
 void malloc_consolidate(arena_t *a)
 {
     chunk_t *unsorted = unsorted_chunks(a);
@@ -160,19 +155,13 @@ void malloc_consolidate(arena_t *a)
                 } else {
                     clear_inuse_at(next, 0);
                 }
-                chunk_t *bin = unsorted;
-                if (in_smallbin_range(size)) {
-                    unsigned vi = smallbin_index(size);
-                    bin = bin_at(a, vi);
-                    mark_bin(a, vi);
-                } else {
-                    p->fd_nextsize = p->bk_nextsize = NULL;
-                }
-                chunk_t *first = bin->fd;
-                bin->fd = p;
+                chunk_t *first = unsorted->fd;
+                unsorted->fd = p;
                 first->bk = p;
+                if (!in_smallbin_range(size))
+                    p->fd_nextsize = p->bk_nextsize = NULL;
                 set_head(p, size | PREV_INUSE);
-                p->bk = bin;
+                p->bk = unsorted;
                 p->fd = first;
                 set_foot(p, size);
             } else {
