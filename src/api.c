@@ -158,7 +158,8 @@ static NOINLINE void *malloc_shared(size_t n)
 /* A cache-size request that missed.  Usually the slot of the thread's
  * cache is empty (its end marker, not a corrupted link), and the cache set
  * up: then straight to the arena, keeping one register instead of the
- * general path's six. */
+ * general path's six.  With threads, once the thread-exit hook is set
+ * (malloc_general sets the main thread's). */
 static NOINLINE void *malloc_slow(size_t n)
 {
     arena_t *a = tc.arena;
