@@ -229,7 +229,6 @@ void tcache_hook_late(void);                     /* main thread: exit hook    */
 void tcache_flush(void);
 int  tcache_put_slow(chunk_t *p, size_t size);   /* 1 if it went in the cache */
 void tcache_spill(arena_t *a, size_t slot);      /* lock held, fastbin sizes  */
-#define SPILL_AFTER_OVERFLOWS 32
 void remote_put(arena_t *a, chunk_t *p, size_t size);
 
 /* ---- check.c: integrity errors, heap checking ----------------------------- */

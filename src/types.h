@@ -87,6 +87,9 @@
 #define TCACHE_MAX_REQUEST 1032u
 #define TCACHE_DEFAULT_COUNT 7
 #define TCACHE_MAX_COUNT   65535
+/* Overflowing frees in a row, with no cache miss between them, after which
+ * a full slot spills its older half into the fastbin (tcache.c). */
+#define SPILL_AFTER_OVERFLOWS 32
 
 /* The mid-size cache, the tcache's continuation for chunk sizes from 1056
  * to 4127 (requests up to 4104): one free chunk per class of 64 bytes of
