@@ -551,6 +551,15 @@ def main():
             "n": len(rs),
         }
 
+    # paired ratios: each run over glibc's run of the same workload in the
+    # same repetition (seconds apart, so slow drifts in the machine's load
+    # cancel); the median over the repetitions, and the lowest and highest
+    for (w, a), m in med.items():
+        g = {r["rep"]: r["wall"] for r in cell.get((w, "glibc"), [])}
+        rs = sorted(r["wall"] / g[r["rep"]] for r in cell[(w, a)] if g.get(r["rep"]))
+        if rs and (w, "glibc") not in dead:
+            m["paired"] = (median(rs), rs[0], rs[-1])
+
     for (w, a), ks in peaks.items():
         if a == FLOOR:
             med[(w, a)] = {"peak_kb": peak_of(ks), "peak_anon_kb": peak_of(anon_peaks[(w, a)]), "n": 0}
@@ -653,6 +662,32 @@ def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, r
             L.append(geomean_row(works, cols, med, key, places))
         L.append("")
 
+    def paired_table():
+        others = [a for a in names if a != "glibc"]
+        L.append("### Paired ratio to glibc")
+        L.append("")
+        L.append("Each run's wall time over glibc's run of the same workload in the same repetition "
+                 "(the two ran seconds apart, so slow changes in the machine's load cancel out): the "
+                 "median over the %d repetitions, and in brackets the lowest and highest." % runs)
+        L.append("")
+        L.append("| workload | " + " | ".join(others) + " |")
+        L.append("|---|" + "---:|" * len(others))
+        for w, _, _, _ in works:
+            cells = []
+            for a in others:
+                pr = med.get((w, a), {}).get("paired")
+                cells.append("**FAIL** (%s)" % dead[(w, a)] if (w, a) in dead else
+                             "%.2f× [%.2f–%.2f]" % pr if pr else "–")
+            L.append("| %s | " % w + " | ".join(cells) + " |")
+        gm = []
+        for a in others:
+            ps = [med[(w, a)]["paired"][0] for w, _, _, _ in works if med.get((w, a), {}).get("paired")]
+            gm.append("**%.2f×**" % geomean(ps) + ("" if len(ps) == len(works)
+                                                  else " (%d of %d workloads)" % (len(ps), len(works)))
+                      if ps else "–")
+        L.append("| **geomean of medians** | " + " | ".join(gm) + " |")
+        L.append("")
+
     # the peak tables' last column: the preload floor, when measured
     peak_cols = names + [FLOOR] if any(a == FLOOR for _, a in med) else names
 
@@ -676,6 +711,8 @@ def render_md(works, allocs, med, dead, fast, instr, instr_scale, notes, info, r
                  "time, so this is the run it disturbed least." % runs)
         L.append("")
         table("best", fmt_time)
+        if has_glibc:
+            paired_table()
 
     L.append("## Peak RSS")
     L.append("")
