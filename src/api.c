@@ -533,12 +533,9 @@ PUBLIC int posix_memalign(void **out, size_t align, size_t n)
 {
     if (align % sizeof(void *) != 0 || (align & (align - 1)) || align == 0)
         return EINVAL;
-    int saved = errno;
     void *mem = memalign_impl(align, n);
-    if (!mem) {
-        errno = saved;
-        return ENOMEM;
-    }
+    if (!mem)
+        return ENOMEM;                  /* errno is ENOMEM too, as on glibc */
     *out = mem;
     return 0;
 }

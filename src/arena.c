@@ -289,6 +289,17 @@ void fork_hooks_register(void)
  * malloc itself (which holds one). */
 static int fork_locked;
 
+/* glibc's lock on its list of stdio streams (libio), recursive.  Inside
+ * fork, glibc takes it after the prepare handlers and before its own
+ * malloc locks: a thread may hold it in fflush(NULL) while it waits for a
+ * stream that another thread holds in getline, which calls realloc.  Our
+ * prepare handler takes it first, so the arena locks come after it, in
+ * glibc's order; otherwise those three threads deadlock (glibc BZ 19431,
+ * tests/threads/fork_stdio).  Weak: only glibc has it. */
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+extern void _IO_list_resetlock(void) __attribute__((weak));
+
 __thread char fork_holding __attribute__((tls_model("initial-exec")));
 
 void arena_fork_prepare(void)
@@ -296,6 +307,8 @@ void arena_fork_prepare(void)
     fork_locked = ptalloc_initialized && !__libc_single_threaded;
     if (!fork_locked)
         return;
+    if (_IO_list_lock)
+        _IO_list_lock();
     lock_acquire(&arenas_lock);
     for (arena_t *a = &main_arena; a; a = a->next)
         lock_acquire(&a->lock);
@@ -312,6 +325,8 @@ void arena_fork_parent(void)
     for (arena_t *a = &main_arena; a; a = a->next)
         lock_release(&a->lock);
     lock_release(&arenas_lock);
+    if (_IO_list_unlock)
+        _IO_list_unlock();
 }
 
 void arena_fork_child(void)
@@ -332,4 +347,8 @@ void arena_fork_child(void)
         tc.arena->attached = 1;
     tcache_fork_child();
     arenas_lock.state = 0;
+    /* glibc resets its stream list lock in a child forked with threads
+     * about; this covers a fork its count of threads called single. */
+    if (fork_locked && _IO_list_resetlock)
+        _IO_list_resetlock();
 }

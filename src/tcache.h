@@ -86,16 +86,28 @@ static inline int tcache_mid_put(chunk_t *p, size_t size)
  * TCACHE_MID_MAX_NB), or NULL.  The chunk of nb's own class will do if it
  * is large enough; every chunk of the next class is (past the last class,
  * the slot that stays empty). */
+static inline size_t tcache_mid_size(tc_entry_t *e, size_t k)
+{
+    if (unlikely(!aligned_ok((uintptr_t)e)))
+        malloc_error("malloc(): unaligned tcache chunk detected");
+    size_t size = chunksize(mem2chunk(e));
+    /* Its size was checked when it was freed: another now is corruption
+     * (the bins would meet it in the unsorted walk). */
+    if (unlikely(size - TCACHE_MID_CLASS_MIN(k) >= (1u << TCACHE_MID_SHIFT)))
+        malloc_error("malloc(): invalid size (tcache)");
+    return size;
+}
+
 static inline void *tcache_mid_get(size_t nb)
 {
     size_t k = TCACHE_MID_CLASS_OF_CHUNK(nb);
     tc_entry_t *e = tcm.slot[k];
-    if (!e || chunksize(mem2chunk(e)) < nb)
+    if (!e || tcache_mid_size(e, k) < nb) {
         e = tcm.slot[++k];
-    if (!e)
-        return NULL;
-    if (unlikely(!aligned_ok((uintptr_t)e)))
-        malloc_error("malloc(): unaligned tcache chunk detected");
+        if (!e)
+            return NULL;
+        tcache_mid_size(e, k);
+    }
     tcm.slot[k] = NULL;
     e->key = 0;
     return e;

@@ -7,6 +7,8 @@
  *  - alignment 0, not a power of two, or not a multiple of sizeof(void *):
  *    returns EINVAL and leaves *memptr alone;
  *  - impossible sizes: returns ENOMEM and leaves *memptr alone.
+ *  - errno: ENOMEM after ENOMEM, as glibc leaves it (its
+ *    tst-malloc-thread-fail checks it); untouched after EINVAL.
  */
 #include "t.h"
 #include <malloc.h>
@@ -28,9 +30,12 @@ int main(void)
         for (unsigned a = 0; a < sizeof bad_align / sizeof bad_align[0]; a++)
             for (unsigned s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
                 void *p = SENTINEL;
+                errno = EDOM;
                 int r = v_posix_memalign(&p, bad_align[a], sizes[s]);
                 CHECKF(r == EINVAL, "posix_memalign(&p, %#zx, %#zx) returned %d, want EINVAL",
                        bad_align[a], sizes[s], r);
+                CHECKF(errno == EDOM, "posix_memalign(&p, %#zx, %#zx) set errno to %d",
+                       bad_align[a], sizes[s], errno);
                 CHECKF(p == SENTINEL, "posix_memalign(&p, %#zx, %#zx) wrote p = %p on failure",
                        bad_align[a], sizes[s], p);
                 if (r == 0) free(p);
@@ -44,15 +49,20 @@ int main(void)
         for (size_t a = sizeof(void *); a <= ((size_t)1 << 20); a <<= 1)
             for (unsigned s = 0; s < sizeof huge / sizeof huge[0]; s++) {
                 void *p = SENTINEL;
+                errno = 0;
                 int r = v_posix_memalign(&p, a, huge[s]);
                 CHECKF(r == ENOMEM, "posix_memalign(&p, %zu, %#zx) returned %d, want ENOMEM", a, huge[s], r);
+                CHECKF(errno == ENOMEM, "posix_memalign(&p, %zu, %#zx) left errno %d, want ENOMEM "
+                       "(as glibc, which tst-malloc-thread-fail checks)", a, huge[s], errno);
                 CHECKF(p == SENTINEL, "posix_memalign(&p, %zu, %#zx) wrote p on failure", a, huge[s]);
                 if (r == 0) free(p);
             }
         /* a valid power of two too big for any block */
         void *p = SENTINEL;
+        errno = 0;
         int r = v_posix_memalign(&p, SIZE_MAX / 2 + 1, 1);
-        CHECKF(r == ENOMEM && p == SENTINEL, "posix_memalign(&p, 2^63, 1) returned %d", r);
+        CHECKF(r == ENOMEM && p == SENTINEL && errno == ENOMEM,
+               "posix_memalign(&p, 2^63, 1) returned %d, errno %d", r, errno);
     }
 
     /* ---- valid ------------------------------------------------------- */
