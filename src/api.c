@@ -512,6 +512,11 @@ static void *memalign_impl(size_t align, size_t n)
     ensure_init();
     if (tc.state == TC_UNINIT)
         tcache_thread_init();
+    if (n <= TCACHE_MAX_REQUEST) {
+        void *mem = tcache_get_aligned(request2size(n), align);
+        if (mem)
+            return mem;
+    }
     return arena_alloc(n, align);
 }
 

@@ -228,6 +228,7 @@ void tcache_thread_init(void);
 void tcache_hook_late(void);                     /* main thread: exit hook    */
 void tcache_flush(void);
 int  tcache_put_slow(chunk_t *p, size_t size);   /* 1 if it went in the cache */
+void *tcache_get_aligned(size_t nb, size_t align);  /* memalign's; or NULL */
 void tcache_spill(arena_t *a, size_t slot);      /* lock held, fastbin sizes  */
 void remote_put(arena_t *a, chunk_t *p, size_t size);
 

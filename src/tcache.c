@@ -197,6 +197,36 @@ int tcache_put_slow(chunk_t *p, size_t size)
     return 1;
 }
 
+/* memalign's look into the cache (glibc 2.38 looks too): the first entry
+ * of nb's slot that happens to be aligned as asked, taken out of the
+ * slot wherever it is, so that a program freeing an aligned block and
+ * asking for one like it again gets it back without a lock; NULL when
+ * there is none.  The walk stops after as many entries as a slot holds. */
+void *tcache_get_aligned(size_t nb, size_t align)
+{
+    size_t slot = nb >> 4;
+    if (tc.state != TC_ACTIVE || slot >= TCACHE_SLOTS)
+        return NULL;
+    tc_entry_t *prev = NULL, *e = tc.head[slot];
+    for (size_t n = 0; e != TC_END && n < mp.tcache_count; n++) {
+        if (unlikely(!aligned_ok((uintptr_t)e)))
+            malloc_error("malloc(): unaligned tcache chunk detected");
+        tc_entry_t *next = reveal_ptr(&e->next);
+        if (((uintptr_t)e & (align - 1)) == 0) {
+            if (prev)
+                prev->next = protect_ptr(&prev->next, next);
+            else
+                tc.head[slot] = next;
+            tc.room[slot]++;
+            e->key = 0;
+            return e;
+        }
+        prev = e;
+        e = next;
+    }
+    return NULL;
+}
+
 /* A free found the slot of its fastbin size full, in a single-threaded
  * program that has made SPILL_AFTER_OVERFLOWS such frees since its last
  * cache miss (api.c: free_slow_refund), and went to the fastbin.  The

@@ -13,6 +13,8 @@
  *  - a malloc served from a fastbin or small bin moves the rest of that
  *    bin into the (empty) cache: from the fastbin newest first, from the
  *    small bin oldest first;
+ *  - memalign takes a cached chunk of its size that is aligned as asked,
+ *    wherever it is in the bin, and leaves the others in order;
  *  - tcache_count and tcache_max take effect (and setting them flushes);
  *  - ptalloc_thread_flush empties the cache into the arena, as thread
  *    exit does: a chunk cached by an exiting thread lands in the fastbin.
@@ -180,6 +182,60 @@ static void stash_smallbin(void)
     malloc_trim(0);
 }
 
+/* memalign looks in the cache of its size for an entry that happens to
+ * be aligned, wherever it is in the list, and unlinks just that one. */
+static void memalign_reuse(void)
+{
+    ptalloc_thread_flush();
+    /* its chunk may be a little larger than asked (the piece after it too
+     * small to give back): ask again for what it holds, as glibc's
+     * tst-memalign-2 does */
+    void *p = memalign(64, 200);
+    CHECK(p && (uintptr_t)p % 64 == 0);
+    size_t usable = malloc_usable_size(p);
+    int bin = (int)(m_size(p) >> 4) - 2;
+    free(p);
+    CHECK_WHERE(p, PTALLOC_TCACHE, bin);
+    void *q = memalign(64, usable);
+    CHECKF(q == p, "memalign(64, %zu) did not take back its cached chunk", usable);
+    CHECK(m_binlist(PTALLOC_TCACHE, bin) == 0);
+    free(q);
+    ptalloc_thread_flush();
+
+    /* five cached 208-byte chunks (user pointers 208 apart: one in four is
+     * 64-aligned), the aligned one in the middle of the list */
+    void *all[16], *b[5] = { 0 };
+    int nu = 0, na = 0;
+    for (int i = 0; i < 16; i++) {
+        all[i] = malloc(200);
+        if ((uintptr_t)all[i] % 64 == 0) {
+            if (!na++)
+                b[2] = all[i], all[i] = NULL;
+        } else if (nu < 4) {
+            b[nu < 2 ? nu : nu + 1] = all[i], all[i] = NULL;
+            nu++;
+        }
+    }
+    CHECKF(na > 0 && nu == 4, "no mix of aligned and unaligned 208-byte chunks (%d, %d)", na, nu);
+    if (na > 0 && nu == 4) {
+        for (int i = 0; i < 5; i++)
+            free(b[i]);                          /* bin 11: b4 b3 b2 b1 b0 */
+        void *r = memalign(64, 200);
+        CHECKF(r == b[2], "memalign took %p, want the cached aligned %p", r, b[2]);
+        size_t left = m_binlist(PTALLOC_TCACHE, 11);
+        CHECKF(left == 4 && m_binbuf[0] == b[4] && m_binbuf[1] == b[3] && m_binbuf[2] == b[1] &&
+               m_binbuf[3] == b[0], "bin 11 after memalign: %zu entries, not b4 b3 b1 b0", left);
+        void *u = memalign(256, 200);           /* no cached one is 256-aligned: a new one */
+        CHECK(u && (uintptr_t)u % 256 == 0 && m_binlist(PTALLOC_TCACHE, 11) == 4);
+        free(u);
+        free(r);
+    }
+    for (int i = 0; i < 16; i++)
+        free(all[i]);
+    t_heap_check("memalign from the cache");
+    ptalloc_thread_flush();
+}
+
 static void options(void)
 {
     void *p[3];
@@ -250,6 +306,7 @@ int main(void)
     spill();
     stash_fastbin();
     stash_smallbin();
+    memalign_reuse();
     options();
     flush();
     t_heap_check("end");

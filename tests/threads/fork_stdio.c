@@ -82,7 +82,7 @@ int main(void)
     while (lines_read < 2)
         usleep(100);
 
-    long forks = tt_scaled(600, 100), bad = 0;
+    long forks = tt_scaled(200, 100), bad = 0;
     for (long i = 0; i < forks; i++) {
         int fds[2];
         CHECK(pipe(fds) == 0);
