@@ -82,22 +82,23 @@ static inline int tcache_mid_put(chunk_t *p, size_t size)
     return 1;
 }
 
-/* Get: a cached chunk of at least nb bytes (TCACHE_MID_MIN < nb <=
- * TCACHE_MID_MAX_NB), or NULL.  The chunk of nb's own class will do if it
- * is large enough; every chunk of the next class is (past the last class,
- * the slot that stays empty). */
+/* The size of e, the chunk cached in class k.  It was checked when the
+ * chunk was freed: a size outside its class now is corruption, which the
+ * bins would have met in the unsorted walk. */
 static inline size_t tcache_mid_size(tc_entry_t *e, size_t k)
 {
     if (unlikely(!aligned_ok((uintptr_t)e)))
         malloc_error("malloc(): unaligned tcache chunk detected");
     size_t size = chunksize(mem2chunk(e));
-    /* Its size was checked when it was freed: another now is corruption
-     * (the bins would meet it in the unsorted walk). */
     if (unlikely(size - TCACHE_MID_CLASS_MIN(k) >= (1u << TCACHE_MID_SHIFT)))
         malloc_error("malloc(): invalid size (tcache)");
     return size;
 }
 
+/* Get: a cached chunk of at least nb bytes (TCACHE_MID_MIN < nb <=
+ * TCACHE_MID_MAX_NB), or NULL.  The chunk of nb's own class will do if it
+ * is large enough; every chunk of the next class is (past the last class,
+ * the slot that stays empty). */
 static inline void *tcache_mid_get(size_t nb)
 {
     size_t k = TCACHE_MID_CLASS_OF_CHUNK(nb);
