@@ -213,10 +213,9 @@ void *tcache_get_aligned(size_t nb, size_t align)
             malloc_error("malloc(): unaligned tcache chunk detected");
         tc_entry_t *next = reveal_ptr(&e->next);
         if (((uintptr_t)e & (align - 1)) == 0) {
-            if (prev)
-                prev->next = protect_ptr(&prev->next, next);
-            else
-                tc.head[slot] = next;
+            if (!prev)
+                return tcache_pop(slot);
+            prev->next = protect_ptr(&prev->next, next);
             tc.room[slot]++;
             e->key = 0;
             return e;
@@ -252,6 +251,10 @@ NOINLINE void tcache_spill(arena_t *a, size_t slot)
             break;
         last = reveal_ptr(&last->next);
     }
+    /* fastbin_push's link and its checks of each chunk (fasttop, next
+     * header), with the fastbin's top kept in a register and stored once:
+     * calling fastbin_push for each chunk cost batch_small 3.9 % more
+     * instructions */
     size_t size = slot << 4;
     unsigned idx = fastbin_index(size);
     chunk_t *top = a->fastbins[idx];
