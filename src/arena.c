@@ -1,5 +1,7 @@
 /*
- * Arenas: the arena lock, which arena a thread uses, and fork.
+ * Arenas: start-up, which arena a thread uses, the list of threads, and
+ * fork (with the out-of-line copies of the lock, which registers the fork
+ * handlers).
  *
  * A thread keeps its arena (in its thread-local state).  When other
  * threads allocating in the same arena keep its lock taken (see
@@ -15,36 +17,46 @@
 #include <pthread.h>
 #include <sys/single_threaded.h>
 #include "internal.h"
-#include "tcache.h"
+#include "vg.h"
 
 arena_t main_arena;
 lock_t  arenas_lock;
+lock_t  mmap_lock;
 int     narenas = 1;
 static arena_t *round_robin;
 static int ncpus;
 
-/* ---- the lock -------------------------------------------------------------- */
+/* The thread's state: its arena, its tcache (every slot's list starts at
+ * its end marker) and its mid-size cache.  tcache.c fills the caches. */
+__thread tcache_t tc __attribute__((tls_model("initial-exec"))) = {
+    .head = { [0 ... TCACHE_SLOTS - 1] = TC_END },
+};
+__thread tcache_mid_t tcm __attribute__((tls_model("initial-exec")));
 
-void lock_wait(lock_t *l)
-{
-    /* No spinning first, as in glibc: with more threads than cores the
-     * holder is often descheduled, and a spinner only burns the core it
-     * needs (prodcons, 4 threads on 2 cores: median 0.29 s with 100
-     * pauses of spinning, 0.21 s without, glibc 0.27; the server
-     * workloads show no difference). */
-    while (__atomic_exchange_n(&l->state, LOCK_WAITERS, __ATOMIC_ACQUIRE) != 0)
-        os_futex_wait(&l->state, LOCK_WAITERS);
-}
+/* The lock's one out-of-line copy of each function (lock.h). */
+extern inline int lock_try(lock_t *l);
+extern inline void lock_wait(lock_t *l);
+extern inline void lock_acquire(lock_t *l);
 
-NOINLINE void lock_acquire(lock_t *l)
-{
-    if (unlikely(!lock_try(l)))
-        lock_wait(l);
-}
+/* ---- start-up -------------------------------------------------------------- */
 
-void lock_wake(lock_t *l)
+int ptalloc_initialized;
+
+/* Called by the first allocation of the process (possibly from inside the
+ * dynamic loader, before main).  Allocates nothing.  The fork handlers
+ * come with the second thread (fork_hooks_register). */
+NOINLINE void ptalloc_init(void)
 {
-    os_futex_wake(&l->state, 1);
+    static lock_t init_lock;
+    lock_acquire(&init_lock);
+    if (!ptalloc_initialized) {
+        os_init();
+        arena_init(&main_arena, 0);
+        options_init();
+        vg_init();
+        ptalloc_initialized = 1;
+    }
+    lock_release(&init_lock);
 }
 
 /* ---- arenas ---------------------------------------------------------------- */
@@ -87,6 +99,25 @@ static void arena_link(arena_t *a)
         last = last->next;
     a->number = narenas++;
     __atomic_store_n(&last->next, a, __ATOMIC_RELEASE);
+}
+
+/* A new arena, at the start of a new sub-heap (heap.c draws it). */
+static arena_t *arena_new(void)
+{
+    heap_info_t *h = heap_new(HEAP_ARENA_OFFSET + sizeof(arena_t) + MINSIZE, mp.top_pad);
+    if (!h)
+        return NULL;
+    arena_t *a = (arena_t *)((char *)h + HEAP_ARENA_OFFSET);
+    arena_init(a, 0);
+    h->ar = a;
+    a->heap = h;
+    a->nheaps = 1;
+    a->chunk_flag = NON_MAIN_ARENA;
+    chunk_t *top = (chunk_t *)heap_chunks_start(h);
+    a->top = top;
+    set_head(top, (size_t)((char *)h + h->size - (char *)top) | PREV_INUSE);
+    a->system_mem = a->max_system_mem = h->size;
+    return a;
 }
 
 static void attach(arena_t *from, arena_t *to)
@@ -167,7 +198,7 @@ arena_t *arena_get_slow(arena_t *a)
 /* failed could not serve a request (it is unlocked here).  Returns a
  * different arena, locked, or NULL: the main arena fails when brk and mmap
  * are exhausted for it, a sub-heap arena when no sub-heap can be mapped. */
-COLD arena_t *arena_retry(arena_t *failed, size_t nb)
+COLD arena_t *arena_retry(arena_t *failed)
 {
     arena_t *a = NULL;
     if (failed != &main_arena) {
@@ -189,44 +220,57 @@ COLD arena_t *arena_retry(arena_t *failed, size_t nb)
     return a;
 }
 
-void arena_thread_detach(void)
+/* ---- the list of threads ------------------------------------------------------ */
+
+/* Every live thread's state, for ptalloc_check (under arenas_lock). */
+tcache_t *all_threads;
+
+void arena_thread_start(void)
 {
-    arena_t *a = tc.arena;
-    if (!a)
-        return;
     lock_acquire(&arenas_lock);
-    a->attached--;
-    tc.arena = NULL;
+    tc.prev_thread = NULL;
+    tc.next_thread = all_threads;
+    if (all_threads)
+        all_threads->prev_thread = &tc;
+    all_threads = &tc;
+    tc.listed = 1;
+    lock_release(&arenas_lock);
+}
+
+/* At thread exit, after its caches are flushed. */
+void arena_thread_exit(void)
+{
+    lock_acquire(&arenas_lock);
+    if (tc.listed) {
+        if (tc.prev_thread) tc.prev_thread->next_thread = tc.next_thread;
+        else all_threads = tc.next_thread;
+        if (tc.next_thread) tc.next_thread->prev_thread = tc.prev_thread;
+        tc.listed = 0;
+    }
+    if (tc.arena) {
+        tc.arena->attached--;
+        tc.arena = NULL;
+    }
     lock_release(&arenas_lock);
 }
 
 /* ---- fork: every lock taken before, released (parent) or reset (child) -- */
 
-/* The fork handlers must come first in glibc's list: fork runs the
- * prepare handlers from the last registered to the first, and the parent
- * and child handlers the other way, so the first registered takes its
- * locks after every other prepare handler and releases them before every
- * other parent or child handler - the place glibc gives its own malloc.
- * Anywhere else, a library whose prepare handler locks a mutex that one
- * of its threads holds while calling malloc deadlocks the fork: the
- * forking thread holds the arena locks and waits for the mutex, the
- * other thread holds the mutex and waits for an arena lock.
- *
- * So ptalloc's handlers are registered just before the first handler of
- * anyone else (__register_atfork below, which every pthread_atfork call
- * goes through), or else when the first lock is really taken, that is
- * once the process has a second thread: a single-threaded process takes
- * no locks, and registering runs libc code that glibc's malloc does not
- * (at one address layout the kernel mapped 64 KiB more of libc for it;
- * over all 16 of bench/runner -pK, none).  Until the registration is done
- * no lock is taken; a fork meanwhile waits for it in glibc (registration
- * and fork share a lock), and the registration may allocate, which comes
- * back here and must not wait. */
+/* ptalloc's fork handlers must be the first registered in glibc's list,
+ * so that they take the locks after every other prepare handler, as
+ * glibc's malloc does (docs/DESIGN-MAP.md says why): they are registered
+ * just before anyone else's (__register_atfork below), or else when the
+ * first lock is really taken, once the process has a second thread.  The
+ * registration may allocate, which comes back here and must not wait. */
 /* 0 none, -pid being registered by pid, FORK_HOOKS_DONE.  Read by every
  * lock_try, so on a cache line of its own start, away from the mmap
  * bookkeeping that each mmapped chunk writes. */
 int fork_hooks __attribute__((aligned(CACHE_LINE)));
 static __thread int registering __attribute__((tls_model("initial-exec")));
+
+static void arena_fork_prepare(void);
+static void arena_fork_parent(void);
+static void arena_fork_child(void);
 
 typedef int (*register_atfork_fn)(void (*)(void), void (*)(void), void (*)(void), void *);
 extern void *__dso_handle;
@@ -302,7 +346,7 @@ extern void _IO_list_resetlock(void) __attribute__((weak));
 
 __thread char fork_holding __attribute__((tls_model("initial-exec")));
 
-void arena_fork_prepare(void)
+static void arena_fork_prepare(void)
 {
     fork_locked = ptalloc_initialized && !__libc_single_threaded;
     if (!fork_locked)
@@ -316,7 +360,7 @@ void arena_fork_prepare(void)
     fork_holding = 1;
 }
 
-void arena_fork_parent(void)
+static void arena_fork_parent(void)
 {
     if (!fork_locked)
         return;
@@ -329,7 +373,7 @@ void arena_fork_parent(void)
         _IO_list_unlock();
 }
 
-void arena_fork_child(void)
+static void arena_fork_child(void)
 {
     /* Running, so registered in the child's list even if the fork came
      * between pthread_atfork and the parent's note that it was done. */
@@ -345,7 +389,8 @@ void arena_fork_child(void)
     }
     if (tc.arena)
         tc.arena->attached = 1;
-    tcache_fork_child();
+    all_threads = tc.listed ? &tc : NULL;
+    tc.next_thread = tc.prev_thread = NULL;
     arenas_lock.state = 0;
     /* glibc resets its stream list lock in a child forked with threads
      * about; this covers a fork its count of threads called single. */

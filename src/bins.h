@@ -20,9 +20,6 @@ static inline chunk_t *bin_at(arena_t *a, unsigned i)
 {
     return (chunk_t *)((char *)&a->bins[(i - 1) * 2] - offsetof(chunk_t, fd));
 }
-static inline chunk_t *next_bin(chunk_t *b) { return (chunk_t *)((char *)b + 2 * sizeof(chunk_t *)); }
-static inline chunk_t *bin_first(chunk_t *b) { return b->fd; }
-static inline chunk_t *bin_last(chunk_t *b)  { return b->bk; }
 static inline chunk_t *unsorted_chunks(arena_t *a) { return bin_at(a, UNSORTED_BIN); }
 
 static inline int in_smallbin_range(size_t sz) { return sz < MIN_LARGE_SIZE; }
@@ -54,12 +51,19 @@ static inline int  bin_marked(arena_t *a, unsigned i) { return (a->binmap[idx2bl
 static inline int have_fastchunks(arena_t *a) { return (a->flags & ARENA_HAVE_FASTCHUNKS) != 0; }
 static inline int contiguous(arena_t *a)      { return (a->flags & ARENA_NONCONTIGUOUS) == 0; }
 
-/* Insert p at the front of the unsorted bin. */
-static inline void unsorted_push(arena_t *a, chunk_t *p)
+/* Puts free chunk p (of size bytes) at the front of the unsorted bin.
+ * With a message, first checks that the bin's first link is intact (the
+ * free path and the split remainder check it, as glibc does; the
+ * consolidation does not). */
+static inline void unsorted_insert(arena_t *a, chunk_t *p, size_t size, const char *corrupt_msg)
 {
     chunk_t *bck = unsorted_chunks(a), *fwd = bck->fd;
+    if (corrupt_msg && unlikely(fwd->bk != bck))
+        malloc_error(corrupt_msg);
     p->fd = fwd;
     p->bk = bck;
+    if (!in_smallbin_range(size))
+        p->fd_nextsize = p->bk_nextsize = NULL;
     bck->fd = p;
     fwd->bk = p;
 }

@@ -1,11 +1,10 @@
 /*
- * Integrity: the corruption error path, internal asserts, and the full
- * heap consistency check.
+ * The full heap consistency check, ptalloc_check().
  *
  * Three levels of checking: cheap checks on every path (always on, they
- * call malloc_error with glibc's message); ASSERT in debug builds; and
- * ptalloc_check(), which walks everything and is what tests call after
- * every phase.
+ * call malloc_error with glibc's message: internal.h); ASSERT in debug
+ * builds; and this one, which walks everything and is what tests call
+ * after every phase.
  */
 #include <string.h>
 #include "internal.h"
@@ -13,26 +12,7 @@
 #include "vg.h"
 
 
-/* Heap corruption: say so on stderr without allocating, then abort. */
-void malloc_error(const char *msg)
-{
-    char buf[256];
-    size_t n = fmt_snprintf(buf, sizeof buf, "%s\n", msg);
-    os_write(2, buf, n);
-    os_abort();
-}
-
-void assert_fail(const char *expr, const char *file, int line)
-{
-    char buf[512];
-    size_t n = fmt_snprintf(buf, sizeof buf, "ptalloc: assertion failed: %s (%s:%d)\n", expr, file, line);
-    os_write(2, buf, n);
-    os_abort();
-}
-
 /* ---- the full check ------------------------------------------------------------ */
-
-int arena_visit(arena_t *a, int (*fn)(arena_t *, chunk_t *, int, void *), void *arg);
 
 struct check_ctx {
     int verbose, problems;
@@ -187,7 +167,7 @@ static COLD size_t check_fastbins(struct check_ctx *c, arena_t *a, size_t limit)
 }
 
 /* Frees handed over to arena a, or waiting in a thread's batch for it
- * (free.c): in-use chunks of a, carrying the key, at most limit of them. */
+ * (remote.c): in-use chunks of a, carrying the key, at most limit of them. */
 static COLD void check_remote(struct check_ctx *c, arena_t *a, tc_entry_t *e, size_t limit)
 {
     size_t n = 0;
@@ -215,7 +195,7 @@ static COLD void check_arena(struct check_ctx *c, arena_t *a)
     c->prev_seg = -1;
     c->free_chunks = c->inuse_chunks = 0;
     c->saw_top = 0;
-    if (arena_visit(a, check_chunk, c) < 0)
+    if (walk_chunks(a, check_chunk, c) < 0)
         problem(c, "chunk size runs outside its segment", a->top, 0);
     if (a->system_mem && c->saw_top != 1)
         problem(c, "top chunk not found in the arena's memory", a->top, (size_t)c->saw_top);
@@ -249,7 +229,7 @@ static COLD void check_arena(struct check_ctx *c, arena_t *a)
     }
     if (a->max_system_mem < a->system_mem)
         problem(c, "max_system_mem below system_mem", a, a->max_system_mem);
-    check_remote(c, a, __atomic_load_n(&a->handed, __ATOMIC_ACQUIRE), c->inuse_chunks);
+    check_remote(c, a, __atomic_load_n(&a->remote, __ATOMIC_ACQUIRE), c->inuse_chunks);
 }
 
 static COLD void check_one_tcache(struct check_ctx *c, tcache_t *t)
@@ -302,17 +282,17 @@ static COLD void check_one_tcache(struct check_ctx *c, tcache_t *t)
     }
 }
 
-/* The calling thread's cache; with all_threads, every live thread's (the
+/* The calling thread's cache; with every_thread, every live thread's (the
  * others must not be allocating meanwhile: their caches have no lock). */
-static COLD void check_tcache(struct check_ctx *c, int all_threads)
+static COLD void check_tcache(struct check_ctx *c, int every_thread)
 {
     c->a = NULL;
-    if (!all_threads) {
+    if (!every_thread) {
         check_one_tcache(c, &tc);
         return;
     }
     lock_acquire(&arenas_lock);
-    for (tcache_t *t = all_tcaches; t; t = t->next_tc)
+    for (tcache_t *t = all_threads; t; t = t->next_thread)
         check_one_tcache(c, t);
     lock_release(&arenas_lock);
     if (!tc.listed)

@@ -7,14 +7,10 @@
 
 #include "types.h"
 
-#define likely(x)   __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
-
 static inline void *chunk2mem(const chunk_t *p)   { return (char *)p + 2 * SIZE_SZ; }
 static inline chunk_t *mem2chunk(const void *mem) { return (chunk_t *)((char *)mem - 2 * SIZE_SZ); }
 
 static inline size_t chunksize(const chunk_t *p)        { return p->size & ~(size_t)SIZE_BITS; }
-static inline size_t chunksize_nomask(const chunk_t *p) { return p->size; }
 static inline int prev_inuse(const chunk_t *p)      { return (p->size & PREV_INUSE) != 0; }
 static inline int chunk_is_mmapped(const chunk_t *p) { return (p->size & IS_MMAPPED) != 0; }
 static inline int chunk_main_arena(const chunk_t *p) { return (p->size & NON_MAIN_ARENA) == 0; }

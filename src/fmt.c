@@ -2,7 +2,8 @@
  * A small printf of our own, for messages, statistics and the heap
  * picture: malloc's error and reporting paths must never call malloc, and
  * stdio may.  Supports %s %c %d %i %u %x %p %% with l/z/ll length, width,
- * '-' and '0'.
+ * '-' and '0'.  And the error path: reports of heap corruption and of
+ * failed internal asserts, then abort.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -189,4 +190,23 @@ int parse_long(const char *s, const char *end, long *out)
         return 0;
     *out = neg ? -(long)v : (long)v;
     return 1;
+}
+
+/* ---- the error path -------------------------------------------------------- */
+
+/* Heap corruption: say so on stderr without allocating, then abort. */
+COLD void malloc_error(const char *msg)
+{
+    char buf[256];
+    size_t n = fmt_snprintf(buf, sizeof buf, "%s\n", msg);
+    os_write(2, buf, n);
+    os_abort();
+}
+
+COLD void assert_fail(const char *expr, const char *file, int line)
+{
+    char buf[512];
+    size_t n = fmt_snprintf(buf, sizeof buf, "ptalloc: assertion failed: %s (%s:%d)\n", expr, file, line);
+    os_write(2, buf, n);
+    os_abort();
 }

@@ -1,12 +1,16 @@
 /*
- * The free path inside an arena: validate, then a fastbin (no merging),
- * or merge with the free neighbours (or into the top) and park the result
- * in the unsorted bin; large merges consolidate the fastbins and may give
- * the top back to the system.
+ * The free path.  free() itself (api.c) is the tcache's inline push;
+ * everything else is free_generic here: mmapped chunks, the mid-size
+ * cache, the tcache's set-up and double-free scan, remote frees, and the
+ * arena.  In the arena (int_free, internal.h): a fastbin (no merging), or
+ * merged with the free neighbours (or into the top) and parked in the
+ * unsorted bin; large merges consolidate the fastbins and may give the top
+ * back to the system.
  */
 #include <string.h>
 #include "internal.h"
 #include "tcache.h"
+#include "vg.h"
 
 void perturb_free(void *mem, size_t n)
 {
@@ -42,15 +46,7 @@ NOINLINE void free_merge(arena_t *a, chunk_t *p, size_t size)
         } else {
             clear_inuse_at(next, 0);
         }
-        chunk_t *bck = unsorted_chunks(a), *fwd = bck->fd;
-        if (unlikely(fwd->bk != bck))
-            malloc_error("free(): corrupted unsorted chunks");
-        p->fd = fwd;
-        p->bk = bck;
-        if (!in_smallbin_range(size))
-            p->fd_nextsize = p->bk_nextsize = NULL;
-        bck->fd = p;
-        fwd->bk = p;
+        unsorted_insert(a, p, size, "free(): corrupted unsorted chunks");
         set_head(p, size | PREV_INUSE);
         set_foot(p, size);
     } else {
@@ -64,84 +60,150 @@ NOINLINE void free_merge(arena_t *a, chunk_t *p, size_t size)
     if (size >= FASTBIN_CONSOLIDATION_THRESHOLD) {
         if (have_fastchunks(a))
             malloc_consolidate(a);
-        if (a == &main_arena) {
-            if (chunksize(a->top) >= mp.trim_threshold)
-                sys_trim(a, mp.top_pad);
-        } else {
-            heap_trim(heap_for_ptr(a->top), mp.top_pad);
+        if (a != &main_arena || chunksize(a->top) >= mp.trim_threshold)
+            sys_trim(a, mp.top_pad);
+    }
+}
+
+/* Moves every fastbin chunk to the unsorted bin, merged with its free
+ * neighbours (or into the top). */
+void malloc_consolidate(arena_t *a)
+{
+    a->flags &= ~ARENA_HAVE_FASTCHUNKS;
+    for (unsigned i = 0; i < NFASTBINS; i++) {
+        chunk_t *p = a->fastbins[i];
+        a->fastbins[i] = NULL;
+        while (p) {
+            if (unlikely(misaligned_chunk(p)))
+                malloc_error("malloc_consolidate(): unaligned fastbin chunk detected");
+            if (unlikely(fastbin_index(chunksize(p)) != i))
+                malloc_error("malloc_consolidate(): invalid chunk size");
+            chunk_t *nextp = reveal_ptr(&p->fd);
+            size_t size = chunksize(p);
+            chunk_t *next = chunk_at(p, size);
+            size_t nextsize = chunksize(next);
+            if (!prev_inuse(p)) {
+                size_t prevsize = p->prev_size;
+                size += prevsize;
+                p = (chunk_t *)((char *)p - prevsize);
+                if (unlikely(chunksize(p) != prevsize))
+                    malloc_error("corrupted size vs. prev_size in fastbins");
+                unlink_chunk(a, p);
+            }
+            if (next != a->top) {
+                if (!inuse_at(next, nextsize)) {
+                    size += nextsize;
+                    unlink_chunk(a, next);
+                } else {
+                    clear_inuse_at(next, 0);
+                }
+                unsorted_insert(a, p, size, NULL);
+                set_head(p, size | PREV_INUSE);
+                set_foot(p, size);
+            } else {
+                size += nextsize;
+                set_head(p, size | PREV_INUSE);
+                a->top = p;
+            }
+            p = nextp;
         }
     }
 }
 
-/* ---- remote frees ------------------------------------------------------------
- * A thread that frees another arena's chunks, past its caches, hands them
- * over in batches (tcache.c: remote_put) instead of taking the arena's
- * lock for each: in a producer/consumer pair the producer allocates under
- * that lock all the time, and a consumer freeing one chunk per lock
- * acquisition makes both wait on each other.  The batch goes onto the
- * arena's lock-free stack, linked like a tcache slot; the next thread to
- * allocate in the arena, already holding its lock, puts the chunks away
- * (int_malloc), as do malloc_trim, the statistics and the heap walk (the
- * check only verifies them).  If its owner does not come back for them,
- * the thread handing over puts them away itself once HANDED_MAX_BYTES
- * wait there. */
+/* ---- the generic free ------------------------------------------------------- */
 
-NOINLINE void arena_hand_over(arena_t *a, tc_entry_t *first, tc_entry_t *last, size_t bytes)
+/* free_generic's work on chunk p of mem, Valgrind aside. */
+static inline void free_chunk(void *mem)
 {
-    /* Counted before the push, so the thread that takes the chunks off
-     * counts them off after. */
-    size_t waiting = __atomic_add_fetch(&a->handed_bytes, bytes, __ATOMIC_RELAXED);
-    tc_entry_t *old = __atomic_load_n(&a->handed, __ATOMIC_RELAXED);
-    do
-        last->next = protect_ptr(&last->next, old);
-    while (!__atomic_compare_exchange_n(&a->handed, &old, first, 1, __ATOMIC_RELEASE,
-                                        __ATOMIC_RELAXED));
-    if (waiting > HANDED_MAX_BYTES) {
-        lock_acquire(&a->lock);
-        arena_drain(a, false);
-        lock_release(&a->lock);
-    }
-}
-
-/* Lock held.  Only the lock holder takes the stack, whole; others only
- * push onto it, so the entries taken cannot change under us.  With cache
- * (a thread allocating in its own arena), the thread's cache takes what it
- * has room for, as if the thread had freed the chunks itself; the rest
- * goes to the bins. */
-NOINLINE void arena_drain(arena_t *a, bool cache)
-{
-    tc_entry_t *e = __atomic_exchange_n(&a->handed, NULL, __ATOMIC_ACQUIRE);
-    cache = cache && tc.state == TC_ACTIVE;
-    size_t bytes = 0;
-    while (e) {
-        if (unlikely(!aligned_ok((uintptr_t)e)))
-            malloc_error("free(): unaligned chunk detected in a remote batch");
-        tc_entry_t *next = reveal_ptr(&e->next);
-        chunk_t *p = mem2chunk(e);
-        size_t size = chunksize(p), slot = size >> 4;
-        bytes += size;
-        if (cache && slot < TCACHE_SLOTS && tc.room[slot] > 0) {
-            tcache_push(p, slot);
-        } else if (cache && size >= TCACHE_MID_MIN && size < tcm.end && tcache_mid_put(p, size)) {
-            /* in the mid-size cache */
-        } else {
-            e->key = 0;
-            free_locked(a, p, size);
-        }
-        e = next;
-    }
-    __atomic_sub_fetch(&a->handed_bytes, bytes, __ATOMIC_RELAXED);
-}
-
-/* Frees a non-mmapped chunk into arena a, without the tcache.  The
- * pointer checks (check_free_pointer) are the caller's. */
-void int_free(arena_t *a, chunk_t *p, int have_lock)
-{
+    chunk_t *p = mem2chunk(mem);
     size_t size = chunksize(p);
 
-    if (!have_lock)
-        lock_acquire(&a->lock);
-    free_locked(a, p, size);
-    if (!have_lock)
-        lock_release(&a->lock);
+    if (chunk_is_mmapped(p)) {
+        /* Freeing a big mapped chunk raises the mmap threshold to its size:
+         * blocks like it are evidently not short-lived singletons. */
+        if (!mp.no_dyn_threshold && size > mp.mmap_threshold &&
+            size <= DEFAULT_MMAP_THRESHOLD_MAX) {
+            mp.mmap_threshold = size;
+            mp.trim_threshold = 2 * size;
+        }
+        mmap_chunk_free(p);
+        return;
+    }
+    check_free_pointer(p, size);
+    if (size >= TCACHE_MID_MIN && size < TCACHE_MID_END) {
+        if (unlikely(tc.state == TC_UNINIT))
+            tcache_thread_init();
+        if (size < tcm.end && tcache_mid_put(p, size))
+            return;
+    }
+    /* The cache: not set up yet, room in it (a caller other than free's
+     * fast path), or the key is there (a double free, or user data that
+     * looks like one).  The key may lie past a small block's end: it is
+     * read last. */
+    size_t slot = size >> 4;
+    if (slot < TCACHE_SLOTS &&
+        (tc.state != TC_ACTIVE || tc.room[slot] > 0 || ((tc_entry_t *)mem)->key == tc.key) &&
+        tcache_put_slow(p, size))
+        return;
+    arena_t *a = arena_for_chunk(p);
+    if (a != tc.arena && !__libc_single_threaded) {
+        /* Another thread's arena, most likely: into the remote batch. */
+        if (unlikely(tc.state == TC_UNINIT))
+            tcache_thread_init();
+        if (tc.remote_limit) {
+            remote_free(a, p, size);
+            return;
+        }
+    }
+    if (unlikely(tc.remote != NULL) && __libc_single_threaded)
+        remote_flush();                 /* the last batch, once alone */
+    lock_acquire(&a->lock);             /* no-op while single-threaded */
+    int_free(a, p, size);
+    lock_release(&a->lock);
+}
+
+/* free's fast path took a place in the cache and could not use it: the
+ * place goes back.  Most often the slot was full, and in a single-threaded
+ * program that chunk then goes straight to the main arena's fastbin or
+ * bins: this path makes no call it must come back from, so it keeps no
+ * registers (docs/DESIGN-MAP.md has what it saves).  Anything else - a
+ * key that may mean a double free, threads, Valgrind, a chunk of another
+ * arena - takes free_generic. */
+NOINLINE void free_refused(void *mem)
+{
+    chunk_t *p = mem2chunk(mem);
+    size_t size = chunksize(p);
+    tc.room[size >> 4]++;
+    arena_t *a = tc.arena;
+    /* (the key, which may lie past a small block's end, is read last: not
+     * at all under Valgrind) */
+    if (likely(__libc_single_threaded && a == &main_arena && chunk_main_arena(p) &&
+               tc.state == TC_ACTIVE && !tc.remote && !vg_active &&
+               ((tc_entry_t *)mem)->key != tc.key)) {
+        check_free_pointer(p, size);
+        if (size > mp.max_fast) {
+            free_merge(a, p, size);
+            return;
+        }
+        fastbin_push(a, p, size);
+        if (++tc.overflows >= SPILL_AFTER_OVERFLOWS)
+            tcache_spill(a, size >> 4);
+        return;
+    }
+    free_generic(mem);
+}
+
+/* Everything free's fast path does not do.  free() keeps errno: the
+ * system calls it may make (munmap, sbrk, madvise, futex) preserve it in
+ * os.c. */
+NOINLINE void free_generic(void *mem)
+{
+    if (unlikely(vg_active)) {
+        vg_free(mem);
+        vg_quiet();
+        free_chunk(mem);
+        vg_loud();
+        return;
+    }
+    free_chunk(mem);
 }

@@ -17,14 +17,10 @@
 
 static char *next_aligned_hint;   /* where the last reservation ended */
 
-/* In an arena's first sub-heap the arena follows the header, on a cache
- * line of its own (arena_t is cache-line aligned). */
-#define ARENA_OFFSET align_up(sizeof(heap_info_t), CACHE_LINE)
-
 char *heap_chunks_start(heap_info_t *h)
 {
     if (h->number == 0)
-        return (char *)h + ARENA_OFFSET + sizeof(arena_t);
+        return (char *)h + HEAP_ARENA_OFFSET + sizeof(arena_t);
     return (char *)(h + 1);
 }
 
@@ -83,9 +79,8 @@ int heap_grow(heap_info_t *h, long diff)
     if (want > h->committed) {
         /* Commit top_pad ahead: each mprotect takes the process's mapping
          * lock for writing, stalling the page faults of every other
-         * thread (server4 made 916 of them, 173 with this).  Untouched
-         * pages cost nothing; the heap itself still grows by what is
-         * needed. */
+         * thread.  Untouched pages cost nothing; the heap itself still
+         * grows by what is needed. */
         size_t commit = align_up(want + mp.top_pad, os_pagesize);
         if (commit > HEAP_MAX_SIZE)
             commit = HEAP_MAX_SIZE;
@@ -111,65 +106,8 @@ int heap_shrink(heap_info_t *h, long diff)
     return 0;
 }
 
-/* Gives memory of arena h->ar back: whole sub-heaps whose only chunk is
- * the top, then the top's tail.  Returns 1 if anything was released. */
-int heap_trim(heap_info_t *h, size_t pad)
+/* Gives a whole sub-heap back, reservation and all. */
+void heap_unmap(heap_info_t *h)
 {
-    arena_t *a = h->ar;
-    chunk_t *top = a->top;
-    int released = 0;
-
-    while (h->prev && (char *)top == heap_chunks_start(h)) {
-        heap_info_t *prev = h->prev;
-        /* The previous sub-heap ends with fence-posts; the chunk before
-         * them (if free) becomes the top again. */
-        char *end = (char *)prev + prev->size;
-        chunk_t *f = (chunk_t *)(end - 4 * SIZE_SZ);
-        chunk_t *p = f;
-        if (!prev_inuse(f)) {
-            p = prev_chunk(f);
-            unlink_chunk(a, p);
-        }
-        size_t newsize = (size_t)(end - (char *)p);
-        a->system_mem -= h->size;
-        a->heap = prev;
-        a->nheaps--;
-        os_unmap(h, HEAP_MAX_SIZE);
-        h = prev;
-        top = p;
-        set_head(top, newsize | PREV_INUSE);
-        a->top = top;
-        released = 1;
-    }
-
-    size_t size = chunksize(top);
-    if (size < mp.trim_threshold || size <= MINSIZE + 1 || size - MINSIZE - 1 <= pad)
-        return released;
-    size_t extra = align_down(size - MINSIZE - 1 - pad, os_pagesize);
-    if (extra == 0 || heap_shrink(h, (long)extra) != 0)
-        return released;
-    a->system_mem -= extra;
-    note_trim(a, extra, false);
-    set_head(top, (size - extra) | PREV_INUSE);
-    return 1;
-}
-
-/* A new arena, living at the start of a new sub-heap. */
-arena_t *arena_new(void)
-{
-    heap_info_t *h = heap_new(ARENA_OFFSET + sizeof(arena_t) + MINSIZE, mp.top_pad);
-    if (!h)
-        return NULL;
-    arena_t *a = (arena_t *)((char *)h + ARENA_OFFSET);
-    arena_init(a, 0);
-    h->ar = a;
-    h->number = 0;
-    a->heap = h;
-    a->nheaps = 1;
-    a->chunk_flag = NON_MAIN_ARENA;
-    chunk_t *top = (chunk_t *)heap_chunks_start(h);
-    a->top = top;
-    set_head(top, (size_t)((char *)h + h->size - (char *)top) | PREV_INUSE);
-    a->system_mem = a->max_system_mem = h->size;
-    return a;
+    os_unmap(h, HEAP_MAX_SIZE);
 }

@@ -1,6 +1,7 @@
 /*
  * Declarations shared between ptalloc's files, grouped by the file that
- * defines them.  Nothing here is exported from the library.
+ * defines them, lowest layer first.  Nothing here is exported from the
+ * library.  docs/DESIGN-MAP.md says which file holds which mechanism.
  */
 #ifndef PTALLOC_INTERNAL_H
 #define PTALLOC_INTERNAL_H
@@ -10,21 +11,15 @@
 #include <sys/single_threaded.h>
 #include "types.h"
 #include "chunk.h"
-#include "bins.h"
 
 #define PUBLIC   __attribute__((visibility("default")))
 #define NOINLINE __attribute__((noinline))
 #define NORETURN __attribute__((noreturn))
 #define COLD     __attribute__((cold))
 
-#ifdef PTALLOC_DEBUG
-#define ASSERT(c) do { if (!(c)) assert_fail(#c, __FILE__, __LINE__); } while (0)
-#else
-#define ASSERT(c) do { (void)sizeof(c); } while (0)
-#endif
-
 /* ---- os.c: the only file that talks to the kernel ---------------------- */
 extern size_t os_pagesize;
+extern int    vg_active;                          /* vg.h */
 void    os_init(void);                            /* page size */
 void   *os_map(size_t len);                       /* read-write, NULL on failure */
 void   *os_reserve(size_t len);                   /* PROT_NONE, NORESERVE       */
@@ -34,8 +29,6 @@ void   *os_remap(void *p, size_t old_len, size_t new_len);  /* may move */
 int     os_purge(void *p, size_t len);            /* MADV_DONTNEED              */
 void   *os_sbrk(intptr_t inc);                    /* (void *)-1 on failure      */
 size_t  os_resident_pages(void *p, size_t npages); /* mincore; 0 on failure   */
-void    os_futex_wait(int *addr, int val);
-void    os_futex_wake(int *addr, int n);
 const char *os_getenv(const char *name);          /* NULL before the env exists */
 int     os_env_any(const char *prefix);           /* a variable starts with it  */
 int     os_secure(void);                          /* setuid: ignore environment */
@@ -45,7 +38,7 @@ int     os_getpid(void);
 void    os_write(int fd, const char *s, size_t n);
 NORETURN void os_abort(void);
 
-/* ---- fmt.c: a formatter that never allocates ---------------------------- */
+/* ---- fmt.c: messages without malloc: a formatter, the error path ------- */
 typedef struct fmtbuf {
     char   *buf;
     size_t  cap, len;
@@ -57,64 +50,30 @@ void fmt_vprintf(fmtbuf_t *b, const char *fmt, va_list ap);
 void fmt_flush(fmtbuf_t *b);
 size_t fmt_snprintf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int  parse_long(const char *s, const char *end, long *out);
+/* Heap corruption found: the message (glibc's words) on stderr, then abort. */
+NORETURN COLD void malloc_error(const char *msg);
+NORETURN COLD void assert_fail(const char *expr, const char *file, int line);
 
-/* ---- lock.h is inline; lock slow paths in arena.c ----------------------- */
-void lock_wait(lock_t *l);
-void lock_wake(lock_t *l);
+#ifdef PTALLOC_DEBUG
+#define ASSERT(c) do { if (!(c)) assert_fail(#c, __FILE__, __LINE__); } while (0)
+#else
+#define ASSERT(c) do { (void)sizeof(c); } while (0)
+#endif
 
-/* While the process has a single thread nobody can contend, and the
- * locks are not taken at all.  The flag turns false in pthread_create,
- * before a second thread exists, and only a thread outside malloc can
- * create one; so a lock taken while it was true is released while it
- * still is.  It turns true again only in a fork child, whose fork handler
- * resets every lock. */
-extern int fork_hooks;                   /* FORK_HOOKS_DONE when registered */
-#define FORK_HOOKS_DONE 2
-void fork_hooks_register(void);
+/* ---- lock.h: the lock (its out-of-line copies are emitted in arena.c) --- */
+#include "lock.h"
 
-/* Between its fork prepare handler and the parent's or child's, the
- * forking thread holds every lock (but init's).  ptalloc's handlers are
- * registered before anyone else's (arena.c), so no other fork handler
- * runs in that time - unless it was registered past __register_atfork
- * (an old binary's pthread_atfork@GLIBC_2.2.5 goes straight to libc's).
- * Such a handler may allocate, as glibc allows: for the forking thread
- * (fork_holding set) the locks it holds count as taken again, and their
- * releases are left to ptalloc's handlers. */
-extern __thread char fork_holding __attribute__((tls_model("initial-exec")));
-static inline int lock_try(lock_t *l)
-{
-    if (__libc_single_threaded)
-        return 1;
-    if (unlikely(__atomic_load_n(&fork_hooks, __ATOMIC_ACQUIRE) != FORK_HOOKS_DONE))
-        fork_hooks_register();
-    int zero = 0;
-    if (likely(__atomic_compare_exchange_n(&l->state, &zero, LOCK_TAKEN, 0, __ATOMIC_ACQUIRE,
-                                           __ATOMIC_RELAXED)))
-        return 1;
-    return unlikely(fork_holding);
-}
-/* Out of line, in arena.c.  As a static inline, GCC kept it out of line
- * anyway, with a private copy in each part of the link-time build. */
-void lock_acquire(lock_t *l);
-static inline void lock_release(lock_t *l)
-{
-    if (__libc_single_threaded)
-        return;
-    if (unlikely(fork_holding))
-        return;
-    if (unlikely(__atomic_exchange_n(&l->state, 0, __ATOMIC_RELEASE) & LOCK_WAITERS))
-        lock_wake(l);
-}
-
-/* ---- options.c ------------------------------------------------------------ */
+/* ---- options.c: the tunable parameters ------------------------------------ */
 extern params_t mp;
-void options_init(void);                 /* reads the environment once       */
+void options_init(void);                 /* reads the environment            */
+int  options_mallopt(int param, int value);
+int  options_set(const char *name, long value);   /* 0: no such option or value */
+int  options_get(const char *name, long *value);
 
-/* Plain string loops for reading the environment at start-up.  libc's
+/* Plain string loops for reading the environment at start-up: libc's
  * vectorised string functions sit in pages a program may never touch
- * otherwise, and every page of libc that is faulted in (with its
- * neighbours: the kernel maps up to 64 KiB around a fault in a file)
- * counts in the resident set. */
+ * otherwise, and every page of libc faulted in counts in its resident
+ * set. */
 static inline size_t str_len(const char *s)
 {
     size_t n = 0;
@@ -129,9 +88,20 @@ static inline int str_eqn(const char *a, const char *b, size_t n)
             return 0;
     return 1;
 }
-int  options_mallopt(int param, int value);
 
-/* ---- init (api.c) --------------------------------------------------------- */
+/* ---- bins.h, bins.c: the arena's lists of free chunks ---------------------- */
+#include "bins.h"
+
+/* ---- arena.c: arenas, the threads that use them, start-up, fork ----------- */
+extern arena_t main_arena;
+extern lock_t  arenas_lock;              /* arena list, thread list, counts  */
+extern lock_t  mmap_lock;                /* mmapped chunks (sysmem.c)         */
+extern int     narenas;
+/* The thread's state: its arena and its caches (types.h). */
+extern __thread tcache_t tc __attribute__((tls_model("initial-exec")));
+extern __thread tcache_mid_t tcm __attribute__((tls_model("initial-exec")));
+extern tcache_t *all_threads;            /* every live thread's state        */
+
 extern int ptalloc_initialized;
 void ptalloc_init(void);
 static inline void ensure_init(void)
@@ -139,104 +109,47 @@ static inline void ensure_init(void)
     if (unlikely(!ptalloc_initialized))
         ptalloc_init();
 }
-void remote_flush(void);
 
-/* The start of every introspection call (statistics, the heap walk and
- * picture, locate, bins, arena info): the thread's batch of frees of other
- * arenas' chunks is handed over first, so its frees show where they go,
- * as in glibc (the arenas' handed lists are put away under their locks). */
-static inline void introspection_start(void)
+void     arena_init(arena_t *a, int number);
+arena_t *arena_get_slow(arena_t *a);
+arena_t *arena_retry(arena_t *failed);   /* another one, locked, or NULL    */
+arena_t *arena_by_number(int n);
+void     arena_thread_start(void);       /* onto the list of threads        */
+void     arena_thread_exit(void);        /* off it, and off its arena       */
+
+/* The thread's arena, locked. */
+static inline arena_t *arena_get(void)
 {
-    ensure_init();
-    remote_flush();
+    arena_t *a = tc.arena;
+    if (unlikely(!(a && lock_try(&a->lock))))
+        a = arena_get_slow(a);
+    a->last_user = &tc;
+    return a;
 }
 
-/* ---- arena.c -------------------------------------------------------------- */
-extern arena_t main_arena;
-extern lock_t  arenas_lock;              /* arena list, free list, counts    */
-extern int     narenas;
-void     arena_init(arena_t *a, int number);
-arena_t *arena_get_slow(arena_t *a);     /* arena_get() is in tcache.h    */
-arena_t *arena_retry(arena_t *failed, size_t nb);  /* another one, locked    */
-void     arena_thread_detach(void);      /* at thread exit                   */
-void     arena_fork_prepare(void);
-void     arena_fork_parent(void);
-void     arena_fork_child(void);
-arena_t *arena_by_number(int n);
-
-/* ---- heap.c: sub-heaps of non-main arenas --------------------------------- */
+/* ---- heap.c: sub-heaps, the memory of the other arenas ---------------------- */
+/* In an arena's first sub-heap the arena follows the header, on a cache
+ * line of its own. */
+#define HEAP_ARENA_OFFSET align_up(sizeof(heap_info_t), CACHE_LINE)
 static inline heap_info_t *heap_for_ptr(const void *p)
 {
     return (heap_info_t *)((uintptr_t)p & ~(HEAP_MAX_SIZE - 1));
 }
+heap_info_t *heap_new(size_t size, size_t top_pad);
+int      heap_grow(heap_info_t *h, long diff);
+int      heap_shrink(heap_info_t *h, long diff);
+void     heap_unmap(heap_info_t *h);
+char    *heap_chunks_start(heap_info_t *h);
+
+/* The arena a chunk belongs to (arena.c's, inline for the free path). */
 static inline arena_t *arena_for_chunk(const chunk_t *p)
 {
     return chunk_main_arena(p) ? &main_arena : heap_for_ptr(p)->ar;
 }
-heap_info_t *heap_new(size_t size, size_t top_pad);
-int      heap_grow(heap_info_t *h, long diff);
-int      heap_shrink(heap_info_t *h, long diff);
-int      heap_trim(heap_info_t *h, size_t pad);
-arena_t *arena_new(void);                /* in a fresh sub-heap              */
-char    *heap_chunks_start(heap_info_t *h);
 
-/* ---- sysmem.c: memory from and back to the system --------------------- */
-extern lock_t       mmap_lock;
-extern mmap_hdr_t  *mmap_list;
-extern mmap_stats_t mstats;
-void *sys_malloc(arena_t *a, size_t nb);          /* a == NULL: mmap only  */
-void *mmap_chunk_alloc(size_t nb, size_t align);  /* an IS_MMAPPED chunk   */
-void  mmap_chunk_free(chunk_t *p);
-chunk_t *mmap_chunk_remap(chunk_t *p, size_t nb);
-int   sys_trim(arena_t *a, size_t pad);
-void  note_trim(arena_t *a, size_t released, bool dense);
-int   arena_release_pages(arena_t *a, size_t pad);            /* madvise free pages    */
-char *main_segment_start(segment_t *s);
+/* ---- the cheap checks every path makes (glibc's messages) ----------------- */
 
-/* ---- malloc.c -------------------------------------------------------------- */
-void *int_malloc(arena_t *a, size_t nb);
-void *split_top(arena_t *a, size_t nb);
-void  malloc_consolidate(arena_t *a);
-void  perturb_alloc(void *mem, size_t n);
-
-/* ---- free.c ---------------------------------------------------------------- */
-void  int_free(arena_t *a, chunk_t *p, int have_lock);
-void  arena_hand_over(arena_t *a, tc_entry_t *first, tc_entry_t *last, size_t bytes);
-void  arena_drain(arena_t *a, bool cache);               /* lock held */
-/* Lock held: puts away what other threads handed over, if anything; with
- * cache, the calling thread's caches take what they have room for. */
-static inline void arena_take_handed(arena_t *a, bool cache)
-{
-    if (unlikely(__atomic_load_n(&a->handed, __ATOMIC_RELAXED) != NULL))
-        arena_drain(a, cache);
-}
-void  free_merge(arena_t *a, chunk_t *p, size_t size);   /* lock held */
-
-/* ---- realloc.c, memalign.c ------------------------------------------------- */
-void *int_realloc(arena_t *a, chunk_t *oldp, size_t oldsize, size_t nb);
-void *int_memalign(arena_t *a, size_t align, size_t nb);
-void *aligned_alloc_impl(size_t align, size_t n);
-
-/* ---- tcache.c -------------------------------------------------------------- */
-extern __thread tcache_t tc __attribute__((tls_model("initial-exec")));
-extern __thread tcache_mid_t tcm __attribute__((tls_model("initial-exec")));
-extern uintptr_t tcache_key;
-extern tcache_t *all_tcaches;
-void tcache_fork_child(void);
-void tcache_process_init(void);
-void tcache_thread_init(void);
-void tcache_hook_late(void);                     /* main thread: exit hook    */
-void tcache_flush(void);
-int  tcache_put_slow(chunk_t *p, size_t size);   /* 1 if it went in the cache */
-void *tcache_get_aligned(size_t nb, size_t align);  /* memalign's; or NULL */
-void tcache_spill(arena_t *a, size_t slot);      /* lock held, fastbin sizes  */
-void remote_put(arena_t *a, chunk_t *p, size_t size);
-
-/* ---- check.c: integrity errors, heap checking ----------------------------- */
-NORETURN COLD void malloc_error(const char *msg);
-NORETURN COLD void assert_fail(const char *expr, const char *file, int line);
-
-/* The cheap checks every pointer passed to free gets. */
+/* The checks every pointer passed to free gets. */
 static inline void check_free_pointer(const chunk_t *p, size_t size)
 {
     if (unlikely((uintptr_t)p > (uintptr_t)-size || misaligned_chunk(p)))
@@ -246,9 +159,9 @@ static inline void check_free_pointer(const chunk_t *p, size_t size)
 }
 
 /* The checks of a free that read only the next chunk's header and the
- * arena's size (check_free_next below, remote_put, fastbin_push): the
- * header says the freed chunk is in use - not asked of a fastbin-size
- * chunk, which keeps that bit in a fastbin too - and has a sane size. */
+ * arena's size: the header says the freed chunk is in use - not asked of
+ * a fastbin-size chunk, which keeps that bit in a fastbin too - and has a
+ * sane size. */
 static inline void check_next_header(arena_t *a, const chunk_t *next, bool fast)
 {
     size_t nsize = __atomic_load_n(&next->size, __ATOMIC_RELAXED);
@@ -261,12 +174,10 @@ static inline void check_next_header(arena_t *a, const chunk_t *next, bool fast)
 
 /* The checks of a free that look at the arena and the next chunk: p is
  * not the top, ends inside the arena, the next chunk says p is in use and
- * has a sane size.  The mid-size cache runs them without the lock
- * (tcache.h): the loads are relaxed, and nothing another thread may change
- * meanwhile (the top, the arena's size, the next chunk split or merged)
- * can make an in-use chunk fail them - its PREV_INUSE bit is p's owner's.
- * Only the end-of-arena test needs the lock: without it, the top may be
- * seen in a new mapping below p. */
+ * has a sane size.  The mid-size cache runs them without the lock: nothing
+ * another thread may change meanwhile can make an in-use chunk fail them
+ * (its PREV_INUSE bit is p's owner's), but the end-of-arena test needs the
+ * lock, as the top may be seen in a new mapping below p. */
 static inline void check_free_next(arena_t *a, const chunk_t *p, const chunk_t *next, bool locked)
 {
     const chunk_t *top = __atomic_load_n(&a->top, __ATOMIC_RELAXED);
@@ -287,7 +198,30 @@ static inline void *protect_ptr(const void *field, const void *ptr)
 }
 #define reveal_ptr(field) ((__typeof__(*(field)))protect_ptr((field), *(field)))
 
-/* ---- free.c, inline part ------------------------------------------------------ */
+/* ---- sysmem.c: memory from and back to the system --------------------- */
+extern mmap_hdr_t  *mmap_list;
+extern mmap_stats_t mstats;
+void *sys_malloc(arena_t *a, size_t nb);          /* a == NULL: mmap only  */
+void *mmap_chunk_alloc(size_t nb, size_t align);  /* an IS_MMAPPED chunk   */
+void  mmap_chunk_free(chunk_t *p);
+chunk_t *mmap_chunk_remap(chunk_t *p, size_t nb);
+int   sys_trim(arena_t *a, size_t pad);           /* lock held             */
+int   sys_trim_all(size_t pad);                   /* malloc_trim           */
+char *main_segment_start(segment_t *s);
+
+/* ---- malloc.c: the malloc path -------------------------------------------- */
+void *malloc_generic(size_t n);          /* everything malloc's fast path is not */
+void *malloc_miss(size_t n);             /* the fast path's slot was empty    */
+void *malloc_from_arena(size_t n, size_t align, bool zero);
+void *int_malloc(arena_t *a, size_t nb); /* lock held */
+void *split_top(arena_t *a, size_t nb);  /* lock held */
+void  perturb_alloc(void *mem, size_t n);
+
+/* ---- free.c: the free path --------------------------------------------------- */
+void  free_generic(void *mem);           /* everything free's fast path is not */
+void  free_refused(void *mem);           /* the fast path took a place, unused */
+void  free_merge(arena_t *a, chunk_t *p, size_t size);   /* lock held */
+void  malloc_consolidate(arena_t *a);                    /* lock held */
 void  perturb_free(void *mem, size_t n);
 
 /* Pushes a fastbin-size chunk onto its fastbin (lock held). */
@@ -307,10 +241,10 @@ static inline void fastbin_push(arena_t *a, chunk_t *p, size_t size)
     a->flags |= ARENA_HAVE_FASTCHUNKS;
 }
 
-/* Frees a chunk of a non-mmapped size into arena a (lock held): its
- * fastbin, or merged into the unsorted bin or the top.  int_free's body,
- * inline for free()'s own slow path. */
-static inline void free_locked(arena_t *a, chunk_t *p, size_t size)
+/* Frees a non-mmapped chunk into arena a (lock held), past the caches: its
+ * fastbin, or merged into the unsorted bin or the top.  The pointer checks
+ * (check_free_pointer) are the caller's. */
+static inline void int_free(arena_t *a, chunk_t *p, size_t size)
 {
     if (size <= mp.max_fast)
         fastbin_push(a, p, size);
@@ -318,10 +252,49 @@ static inline void free_locked(arena_t *a, chunk_t *p, size_t size)
         free_merge(a, p, size);
 }
 
-/* ---- stats.c --------------------------------------------------------------- */
-struct arena_totals {
+/* ---- remote.c: frees of other arenas' chunks, handed over in batches ---- */
+void remote_free(arena_t *a, chunk_t *p, size_t size);   /* into the batch */
+void remote_flush(void);                 /* hands the thread's batch over    */
+void remote_collect(arena_t *a, bool cache);             /* lock held */
+/* Lock held: puts away what other threads handed over to a, if anything;
+ * with cache, the calling thread's caches take what they have room for. */
+static inline void remote_take(arena_t *a, bool cache)
+{
+    if (unlikely(__atomic_load_n(&a->remote, __ATOMIC_RELAXED) != NULL))
+        remote_collect(a, cache);
+}
+
+/* ---- tcache.c (inline part in tcache.h): the per-thread caches ------------ */
+extern uintptr_t tcache_key;
+void tcache_thread_init(void);
+void tcache_hook_late(void);                     /* main thread: exit hook    */
+void tcache_flush(void);
+int  tcache_put_slow(chunk_t *p, size_t size);   /* 1 if it went in the cache */
+void *tcache_get_aligned(size_t nb, size_t align);  /* memalign's; or NULL */
+void tcache_spill(arena_t *a, size_t slot);      /* lock held, fastbin sizes  */
+
+/* ---- realloc.c, memalign.c ------------------------------------------------- */
+void *realloc_generic(void *mem, size_t n);
+void *int_realloc(arena_t *a, chunk_t *oldp, size_t oldsize, size_t nb);
+void *memalign_generic(size_t align, size_t n);
+void *int_memalign(arena_t *a, size_t align, size_t nb);
+
+/* ---- walk.c, stats.c, check.c: introspection -------------------------------- */
+/* Calls fn for every chunk of arena a (lock held), in address order. */
+int walk_chunks(arena_t *a, int (*fn)(arena_t *, chunk_t *, int seg, void *), void *arg);
+
+struct totals {
     size_t system, max_system, top, free_bytes, free_chunks, fast_bytes, fast_chunks;
 };
-void arena_totals(arena_t *a, struct arena_totals *t);   /* lock held */
+void stats_totals(arena_t *a, struct totals *t);   /* lock held */
+
+/* The start of every introspection call: the thread's batch of remote
+ * frees is handed over first, so its frees show where they go, as in
+ * glibc. */
+static inline void introspection_start(void)
+{
+    ensure_init();
+    remote_flush();
+}
 
 #endif

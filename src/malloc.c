@@ -1,11 +1,19 @@
 /*
- * The malloc path inside an arena (the arena is locked by the caller):
- * fastbin, small bin, then sorting the unsorted bin, best fit in a large
- * bin, the binmap search, and last the top chunk or the system.
+ * The malloc path.  malloc() itself (api.c) is the tcache's inline pop;
+ * everything else is malloc_generic here, which tries the caches once
+ * more (the mid-size cache, requests of 0-8 bytes), sets the thread up,
+ * and takes an arena: malloc_from_arena, the one way into an arena that
+ * calloc and the memalign family share.
+ *
+ * In the arena (int_malloc, lock held): fastbin, small bin, then sorting
+ * the unsorted bin, best fit in a large bin, the binmap search, and last
+ * the top chunk or the system.
  */
+#include <errno.h>
 #include <string.h>
 #include "internal.h"
 #include "tcache.h"
+#include "vg.h"
 
 void perturb_alloc(void *mem, size_t n)
 {
@@ -33,15 +41,7 @@ static void *split_and_return(arena_t *a, chunk_t *p, size_t size, size_t nb, in
         return hand_out(p, size);
     }
     chunk_t *r = chunk_at(p, nb);
-    chunk_t *bck = unsorted_chunks(a), *fwd = bck->fd;
-    if (unlikely(fwd->bk != bck))
-        malloc_error("malloc(): corrupted unsorted chunks");
-    r->bk = bck;
-    r->fd = fwd;
-    bck->fd = r;
-    fwd->bk = r;
-    if (!in_smallbin_range(rsize))
-        r->fd_nextsize = r->bk_nextsize = NULL;
+    unsorted_insert(a, r, rsize, "malloc(): corrupted unsorted chunks");
     if (remember)
         a->last_remainder = r;
     set_head(p, nb | PREV_INUSE | a->chunk_flag);
@@ -122,58 +122,6 @@ static void *from_smallbin(arena_t *a, size_t nb)
     return hand_out(victim, nb);
 }
 
-/* Moves every fastbin chunk to the unsorted bin, merged with its free
- * neighbours (or into the top). */
-void malloc_consolidate(arena_t *a)
-{
-    chunk_t *unsorted = unsorted_chunks(a);
-    a->flags &= ~ARENA_HAVE_FASTCHUNKS;
-    for (unsigned i = 0; i < NFASTBINS; i++) {
-        chunk_t *p = a->fastbins[i];
-        a->fastbins[i] = NULL;
-        while (p) {
-            if (unlikely(misaligned_chunk(p)))
-                malloc_error("malloc_consolidate(): unaligned fastbin chunk detected");
-            if (unlikely(fastbin_index(chunksize(p)) != i))
-                malloc_error("malloc_consolidate(): invalid chunk size");
-            chunk_t *nextp = reveal_ptr(&p->fd);
-            size_t size = chunksize(p);
-            chunk_t *next = chunk_at(p, size);
-            size_t nextsize = chunksize(next);
-            if (!prev_inuse(p)) {
-                size_t prevsize = p->prev_size;
-                size += prevsize;
-                p = (chunk_t *)((char *)p - prevsize);
-                if (unlikely(chunksize(p) != prevsize))
-                    malloc_error("corrupted size vs. prev_size in fastbins");
-                unlink_chunk(a, p);
-            }
-            if (next != a->top) {
-                if (!inuse_at(next, nextsize)) {
-                    size += nextsize;
-                    unlink_chunk(a, next);
-                } else {
-                    clear_inuse_at(next, 0);
-                }
-                chunk_t *first = unsorted->fd;
-                unsorted->fd = p;
-                first->bk = p;
-                if (!in_smallbin_range(size))
-                    p->fd_nextsize = p->bk_nextsize = NULL;
-                set_head(p, size | PREV_INUSE);
-                p->bk = unsorted;
-                p->fd = first;
-                set_foot(p, size);
-            } else {
-                size += nextsize;
-                set_head(p, size | PREV_INUSE);
-                a->top = p;
-            }
-            p = nextp;
-        }
-    }
-}
-
 static void check_unsorted(arena_t *a, chunk_t *victim, size_t size)
 {
     chunk_t *next = chunk_at(victim, size);
@@ -197,7 +145,7 @@ void *int_malloc(arena_t *a, size_t nb)
     unsigned idx;
 
     a->mallocs++;
-    arena_take_handed(a, a == tc.arena);
+    remote_take(a, a == tc.arena);
     if (nb <= mp.max_fast && (mem = from_fastbin(a, nb)))
         return mem;
 
@@ -308,20 +256,151 @@ void *int_malloc(arena_t *a, size_t nb)
             unlink_chunk(a, victim);
             return split_and_return(a, victim, size, nb, in_smallbin_range(nb));
         }
-        goto use_top;
 
-    use_top:
-        {
-            size_t size = chunksize(a->top);
-            if (unlikely(size > a->system_mem))
-                malloc_error("malloc(): corrupted top size");
-            if (size >= nb + MINSIZE)
-                return split_top(a, nb);
-            if (have_fastchunks(a)) {
-                malloc_consolidate(a);
-                continue;
-            }
+        /* The top. */
+        size_t size = chunksize(a->top);
+        if (unlikely(size > a->system_mem))
+            malloc_error("malloc(): corrupted top size");
+        if (size >= nb + MINSIZE)
+            return split_top(a, nb);
+        if (!have_fastchunks(a))
             return sys_malloc(a, nb);
+        malloc_consolidate(a);
+    }
+}
+
+/* ---- the generic malloc ------------------------------------------------------ */
+
+/* A chunk of nb bytes from a (locked), aligned to align (0 = the usual 16). */
+static inline void *int_alloc(arena_t *a, size_t nb, size_t align)
+{
+    return align ? int_memalign(a, align, nb) : int_malloc(a, nb);
+}
+
+/* calloc's clearing: memory carved from beyond the old top's end is fresh
+ * from the kernel, already zero, so of a chunk split off the old top only
+ * what was the top needs clearing. */
+static void clear_block(void *mem, size_t n, chunk_t *oldtop, size_t oldtopsize)
+{
+    chunk_t *p = mem2chunk(mem);
+    if (chunk_is_mmapped(p)) {
+        if (unlikely(mp.perturb))
+            memset(mem, 0, n);
+        return;
+    }
+    size_t clear = chunksize(p) - SIZE_SZ;
+    if (p == oldtop && !mp.perturb && oldtopsize < clear + SIZE_SZ)
+        clear = oldtopsize > 2 * SIZE_SZ ? oldtopsize - 2 * SIZE_SZ : 0;
+    memset(mem, 0, clear);
+}
+
+/* malloc_from_arena's general form: Valgrind's red zones, calloc's
+ * clearing, and another arena when the thread's is out of memory. */
+static NOINLINE void *malloc_from_any_arena(size_t n, size_t align, bool zero)
+{
+    size_t nb = request2size(vg_pad(n));
+    vg_quiet();
+    arena_t *a = arena_get();
+    chunk_t *oldtop = a->top;
+    size_t oldtopsize = chunksize(oldtop);
+    if (a == &main_arena && a->segments && (char *)oldtop + oldtopsize != a->segments->end)
+        oldtopsize = SIZE_MAX;      /* not the end of the segment: trust nothing */
+    void *mem = int_alloc(a, nb, align);
+    if (unlikely(!mem)) {
+        lock_release(&a->lock);
+        a = arena_retry(a);
+        if (a) {
+            mem = int_alloc(a, nb, align);
+            oldtop = NULL;
         }
     }
+    if (a)
+        lock_release(&a->lock);
+    if (mem && zero)
+        clear_block(mem, n, oldtop, oldtopsize);
+    vg_loud();
+    if (!mem)
+        errno = ENOMEM;
+    return vg_alloc(mem, n, zero);
+}
+
+/* n bytes (aligned to align, 0 = the usual 16; zeroed if asked) from the
+ * thread's arena, for a thread whose cache is set up; NULL with ENOMEM.
+ * The usual case (not under Valgrind, not calloc, memory there) keeps
+ * apart from the general form, which needs many more registers; a
+ * single-threaded process takes no lock and notes no last user. */
+static inline void *from_arena(size_t n, size_t align, bool zero)
+{
+    if (likely(!vg_active) && !zero) {
+        arena_t *a = tc.arena;
+        void *mem;
+        if (likely(a != NULL) && __libc_single_threaded) {
+            mem = int_alloc(a, request2size(n), align);
+        } else {
+            a = arena_get();
+            mem = int_alloc(a, request2size(n), align);
+            lock_release(&a->lock);
+        }
+        if (likely(mem != NULL))
+            return mem;
+    }
+    return malloc_from_any_arena(n, align, zero);
+}
+
+/* from_arena for calloc and the memalign family (malloc_generic has its
+ * own inline copy). */
+void *malloc_from_arena(size_t n, size_t align, bool zero)
+{
+    return from_arena(n, align, zero);
+}
+
+/* malloc's fast path found the slot of a cache-size request empty (or its
+ * head corrupted).  Usually the cache is set up and the slot is just
+ * empty: in a single-threaded program the request then goes straight to
+ * the thread's arena, keeping one register where malloc_generic needs six
+ * (docs/DESIGN-MAP.md has what it saves); anything else takes
+ * malloc_generic.  A miss ends a run of overflowing frees (tcache.c). */
+NOINLINE void *malloc_miss(size_t n)
+{
+    arena_t *a = tc.arena;
+    tc.overflows = 0;
+    if (likely(n >= 9 && tc.head[tcache_slot_of_request(n)] == TC_END && a != NULL &&
+               tc.state == TC_ACTIVE && !vg_active && __libc_single_threaded)) {
+        void *mem = int_malloc(a, request2size(n));
+        if (likely(mem != NULL))
+            return mem;
+        return malloc_from_any_arena(n, 0, false);
+    }
+    return malloc_generic(n);
+}
+
+/* Everything malloc's fast path does not do; any caller may use it. */
+NOINLINE void *malloc_generic(size_t n)
+{
+    if (n <= TCACHE_MAX_REQUEST) {
+        /* A non-empty slot is taken (tcache_pop checks its head: the fast
+         * path stops at a misaligned one, a corrupted link).  Requests of
+         * 0..8 bytes index slot 1, which stays empty: their chunks (32
+         * bytes) are in slot 2. */
+        size_t slot = tcache_slot_of_request(n);
+        if (unlikely(tc.head[slot] != TC_END))
+            return tcache_pop(slot);
+        if (n < 9 && tc.head[2] != TC_END)
+            return tcache_pop(2);
+        tc.overflows = 0;               /* a miss ends a run of overflowing frees */
+    } else if (n <= tcm.limit) {
+        void *mem = tcache_mid_get(request2size(n));
+        if (mem)
+            return mem;
+    }
+    ensure_init();
+    if (unlikely(n > MAX_REQUEST)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (unlikely(tc.state == TC_UNINIT))
+        tcache_thread_init();
+    else if (unlikely(!tc.hooked) && !__libc_single_threaded)
+        tcache_hook_late();
+    return from_arena(n, 0, false);
 }

@@ -162,21 +162,15 @@ int options_mallopt(int param, int value)
     return 0;
 }
 
-COLD PUBLIC int ptalloc_set_option(const char *name, long value)
+/* ptalloc_set_option's part: 0 for no such option or a value out of its
+ * range.  The caller holds the main arena's lock. */
+int options_set(const char *name, long value)
 {
-    ensure_init();
     const struct option *o = name ? find(name, str_len(name)) : NULL;
-    if (!o)
-        return 0;
-    lock_acquire(&main_arena.lock);
-    int ok = set(o, value);
-    lock_release(&main_arena.lock);
-    if (ok && str_eqn(name, "tcache", 6))
-        tcache_flush();       /* the calling thread picks the new shape up */
-    return ok;
+    return o ? set(o, value) : 0;
 }
 
-COLD PUBLIC int ptalloc_get_option(const char *name, long *value)
+int options_get(const char *name, long *value)
 {
     const struct option *o = name ? find(name, str_len(name)) : NULL;
     if (!o)

@@ -48,6 +48,7 @@ static void *sys_mmap(void *addr, size_t len, int prot, int flags)
 }
 
 size_t os_pagesize = 4096;
+int    vg_active;                 /* running under Valgrind, reporting to it */
 
 void os_init(void)
 {
@@ -110,12 +111,14 @@ void *os_sbrk(intptr_t inc)
     return KEEP_ERRNO(sbrk(inc));
 }
 
-void os_futex_wait(int *addr, int val)
+/* The futex calls stay out of line: every lock release holds one in an
+ * unlikely branch. */
+NOINLINE void os_futex_wait(int *addr, int val)
 {
     sys6(SYS_futex, (long)addr, FUTEX_WAIT_PRIVATE, val, 0, 0, 0);
 }
 
-void os_futex_wake(int *addr, int n)
+NOINLINE void os_futex_wake(int *addr, int n)
 {
     sys6(SYS_futex, (long)addr, FUTEX_WAKE_PRIVATE, n, 0, 0, 0);
 }

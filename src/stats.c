@@ -13,10 +13,10 @@
 
 
 /* Lock held. */
-COLD void arena_totals(arena_t *a, struct arena_totals *t)
+COLD void stats_totals(arena_t *a, struct totals *t)
 {
-    arena_take_handed(a, false);
-    *t = (struct arena_totals){0};
+    remote_take(a, false);
+    *t = (struct totals){0};
     t->system = a->system_mem;
     t->max_system = a->max_system_mem;
     t->top = chunksize(a->top);
@@ -49,9 +49,9 @@ COLD PUBLIC struct mallinfo2 mallinfo2(void)
     introspection_start();
     vg_quiet();
     for (arena_t *a = &main_arena; a; a = next_arena(a)) {
-        struct arena_totals t;
+        struct totals t;
         lock_acquire(&a->lock);
-        arena_totals(a, &t);
+        stats_totals(a, &t);
         lock_release(&a->lock);
         m.arena += t.system;
         m.ordblks += t.free_chunks;
@@ -93,9 +93,9 @@ COLD PUBLIC void malloc_stats(void)
     vg_quiet();
     fmt_init(&b, buf, sizeof buf, 2);
     for (arena_t *a = &main_arena; a; a = next_arena(a)) {
-        struct arena_totals t;
+        struct totals t;
         lock_acquire(&a->lock);
-        arena_totals(a, &t);
+        stats_totals(a, &t);
         lock_release(&a->lock);
         size_t used = t.system - t.free_bytes - t.fast_bytes;
         fmt_printf(&b, "Arena %d:\nsystem bytes     = %10zu\nin use bytes     = %10zu\n",
@@ -132,12 +132,12 @@ COLD PUBLIC int malloc_info(int options, FILE *fp)
     for (arena_t *a = &main_arena; a; a = next_arena(a)) {
         struct size_row rows[NFASTBINS + NBINS];
         size_t nrows = 0;
-        struct arena_totals t;
+        struct totals t;
         size_t aspace = 0, mprot = 0;
 
         vg_quiet();
         lock_acquire(&a->lock);
-        arena_totals(a, &t);
+        stats_totals(a, &t);
         for (unsigned i = 0; i < NFASTBINS; i++) {
             struct size_row r = { 0, 0, 0, 0 };
             for (chunk_t *p = a->fastbins[i]; p && !misaligned_chunk(p); p = reveal_ptr(&p->fd)) {

@@ -16,8 +16,7 @@
 #include <string.h>
 #include "internal.h"
 
-lock_t       mmap_lock;
-mmap_hdr_t  *mmap_list;
+mmap_hdr_t  *mmap_list;            /* under mmap_lock (arena.c) */
 mmap_stats_t mstats;
 
 static size_t page_align(size_t n) { return align_up(n, os_pagesize); }
@@ -130,20 +129,15 @@ chunk_t *mmap_chunk_remap(chunk_t *p, size_t nb)
 
 /* ---- growing an arena's top ------------------------------------------------ */
 
-/* Grow/shrink ping-pong: a trim gave memory back, and a burst of big
- * allocations asks for most of it again (on average 16 KiB or more per
- * malloc since the trim).  Trimming it each time costs system calls and a
- * page fault per page, so - as the dynamic mmap threshold does - raise the
- * trim threshold to one and a half times what was trimmed (at most 64
- * MiB), unless the program set the threshold itself.  (Twice as much was
- * no faster on the benchmarks and kept ~4% more memory resident.)  Slow
- * regrowth by small blocks is raised for only when the trim gave back
- * memory that was nearly all resident (90% of its pages or more, asked of
- * the kernel with mincore before a trim of 1 MiB or more): a program that
- * touches its blocks sparsely would see the kept pages swell its resident
- * set (realloc_grow: 61% resident, kept memory +30% peak RSS), one that
- * fills them reuses them (batch_medium: 99.9%; 0.35 s instead of 0.60,
- * and its peak RSS measured exactly 0.5% higher). */
+/* The adaptive trim threshold.  After a trim, a burst of big allocations
+ * that asks for most of the memory back raises the trim threshold to one
+ * and a half times what was trimmed (at most 64 MiB), as the dynamic mmap
+ * threshold does for mmapped chunks, unless the program set it itself.
+ * "Big": on average 16 KiB or more per malloc since the trim, or a trim
+ * that gave back memory nearly all resident (90% of its pages, asked of
+ * the kernel before a trim of 1 MiB or more): a program that touches its
+ * blocks sparsely would see kept pages swell its resident set, one that
+ * fills them reuses them.  docs/DESIGN-MAP.md has the measurements. */
 #define REGROWTH_BURST_BYTES_PER_MALLOC 16384
 #define TRIM_PROBE_PAGES 16384          /* at most 64 MiB looked at */
 #define TRIM_DENSE_MIN (1024u * 1024)
@@ -165,7 +159,7 @@ static void note_regrowth(arena_t *a, size_t grow)
     a->trimmed = 0;
 }
 
-void note_trim(arena_t *a, size_t released, bool dense)
+static void note_trim(arena_t *a, size_t released, bool dense)
 {
     a->trimmed = released;
     a->trimmed_dense = dense;
@@ -185,7 +179,7 @@ static void close_top(arena_t *a, chunk_t *top, size_t size)
     set_head(chunk_at(f1, 2 * SIZE_SZ), (2 * SIZE_SZ) | PREV_INUSE);
     if (keep >= MINSIZE) {
         set_head(top, keep | (top->size & PREV_INUSE) | a->chunk_flag);
-        int_free(a, top, 1);
+        int_free(a, top, keep);
     } else if (keep) {
         /* Too small to be a chunk: a third fence-post. */
         set_head(top, (2 * SIZE_SZ) | PREV_INUSE);
@@ -293,8 +287,8 @@ static int sub_heap_grow(arena_t *a, size_t nb)
 }
 
 /* Gives back the inner pages of the large free chunks that were binned
- * before the previous growth of the top and have not been used since (see
- * purge_stamp in bins.h).  Only whole pages past the chunk's header and
+ * before the previous growth of the top and have not been used since (the
+ * purge stamp, bins.h).  Only whole pages past the chunk's header and
  * stamp go; the chunk stays in its bin, and its pages come back zeroed
  * when it is used again.  The largest bins are looked at first, at most
  * PURGE_SCAN chunks and PURGE_CALLS madvise calls per growth, so the arena
@@ -361,12 +355,57 @@ void *sys_malloc(arena_t *a, size_t nb)
 
 /* ---- giving memory back ------------------------------------------------------ */
 
-/* Shrinks the main arena's data segment, keeping pad bytes of top.
- * Returns 1 if memory was released.  Lock held. */
+/* Gives memory of a non-main arena back: whole sub-heaps whose only chunk
+ * is the top, then the top's tail if it is past the trim threshold.
+ * Returns 1 if anything was released. */
+static int sub_heap_trim(arena_t *a, size_t pad)
+{
+    chunk_t *top = a->top;
+    heap_info_t *h = heap_for_ptr(top);
+    int released = 0;
+
+    while (h->prev && (char *)top == heap_chunks_start(h)) {
+        heap_info_t *prev = h->prev;
+        /* The previous sub-heap ends with fence-posts; the chunk before
+         * them (if free) becomes the top again. */
+        char *end = (char *)prev + prev->size;
+        chunk_t *f = (chunk_t *)(end - 4 * SIZE_SZ);
+        chunk_t *p = f;
+        if (!prev_inuse(f)) {
+            p = prev_chunk(f);
+            unlink_chunk(a, p);
+        }
+        size_t newsize = (size_t)(end - (char *)p);
+        a->system_mem -= h->size;
+        a->heap = prev;
+        a->nheaps--;
+        heap_unmap(h);
+        h = prev;
+        top = p;
+        set_head(top, newsize | PREV_INUSE);
+        a->top = top;
+        released = 1;
+    }
+
+    size_t size = chunksize(top);
+    if (size < mp.trim_threshold || size <= MINSIZE + 1 || size - MINSIZE - 1 <= pad)
+        return released;
+    size_t extra = align_down(size - MINSIZE - 1 - pad, os_pagesize);
+    if (extra == 0 || heap_shrink(h, (long)extra) != 0)
+        return released;
+    a->system_mem -= extra;
+    note_trim(a, extra, false);
+    set_head(top, (size - extra) | PREV_INUSE);
+    return 1;
+}
+
+/* Gives memory of arena a back from its top, keeping pad bytes: the main
+ * arena shrinks its data segment, the others their sub-heaps.  Returns 1
+ * if memory was released.  Lock held. */
 int sys_trim(arena_t *a, size_t pad)
 {
     if (a != &main_arena)
-        return heap_trim(heap_for_ptr(a->top), pad);
+        return sub_heap_trim(a, pad);
     chunk_t *top = a->top;
     size_t size = chunksize(top);
     segment_t *s = a->segments;
@@ -402,7 +441,7 @@ int sys_trim(arena_t *a, size_t pad)
 
 /* madvise(DONTNEED) the whole pages inside every free chunk of the bins.
  * Returns 1 if any page was released.  Lock held. */
-int arena_release_pages(arena_t *a, size_t pad)
+static int release_free_pages(arena_t *a, size_t pad)
 {
     int released = 0;
     for (unsigned i = 1; i < NBINS; i++) {
@@ -427,5 +466,24 @@ int arena_release_pages(arena_t *a, size_t pad)
     uintptr_t to = align_down((uintptr_t)top + chunksize(top), os_pagesize);
     if (to > from && os_purge((void *)from, to - from) == 0)
         released = 1;
+    return released;
+}
+
+/* malloc_trim: every arena's free memory back to the system, the pages
+ * inside its free chunks and its top's tail; the thread's caches and the
+ * arenas' remote lists first, so their chunks count as free. */
+int sys_trim_all(size_t pad)
+{
+    int released = 0;
+    tcache_flush();
+    for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
+        lock_acquire(&a->lock);
+        remote_take(a, false);
+        malloc_consolidate(a);
+        released |= release_free_pages(a, pad);
+        if (a != &main_arena || a->top != NULL)
+            released |= sys_trim(a, pad);
+        lock_release(&a->lock);
+    }
     return released;
 }

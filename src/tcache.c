@@ -12,61 +12,16 @@
 #include "tcache.h"
 #include "vg.h"
 
-__thread tcache_t tc __attribute__((tls_model("initial-exec"))) = {
-    .head = { [0 ... TCACHE_SLOTS - 1] = TC_END },
-};
-__thread tcache_mid_t tcm __attribute__((tls_model("initial-exec")));
-uintptr_t tcache_key;
+uintptr_t tcache_key;          /* the process's; set by the first cache */
 
 static pthread_key_t exit_key;
 static int exit_key_ok;
-
-/* Every live thread's cache, for ptalloc_check (under arenas_lock). */
-tcache_t *all_tcaches;
-
-static void list_add(void)
-{
-    lock_acquire(&arenas_lock);
-    tc.prev_tc = NULL;
-    tc.next_tc = all_tcaches;
-    if (all_tcaches)
-        all_tcaches->prev_tc = &tc;
-    all_tcaches = &tc;
-    tc.listed = 1;
-    lock_release(&arenas_lock);
-}
-
-static void list_remove(void)
-{
-    if (!tc.listed)
-        return;
-    lock_acquire(&arenas_lock);
-    if (tc.prev_tc) tc.prev_tc->next_tc = tc.next_tc;
-    else all_tcaches = tc.next_tc;
-    if (tc.next_tc) tc.next_tc->prev_tc = tc.prev_tc;
-    tc.listed = 0;
-    lock_release(&arenas_lock);
-}
-
-/* In a fork child only the forking thread lives on. */
-void tcache_fork_child(void)
-{
-    all_tcaches = tc.listed ? &tc : NULL;
-    tc.next_tc = tc.prev_tc = NULL;
-}
 
 static void thread_exit(void *unused)
 {
     tcache_flush();
     tc.state = TC_DEAD;
-    list_remove();
-    arena_thread_detach();
-}
-
-/* Once per process, from ptalloc_init. */
-void tcache_process_init(void)
-{
-    tcache_key = (uintptr_t)os_random();
+    arena_thread_exit();
 }
 
 /* The thread-exit hook (a pthread key's destructor) is set up once the
@@ -103,7 +58,10 @@ void tcache_thread_init(void)
     tc.state = TC_BUSY;                 /* recursion from here skips the cache */
     if (!tc.hooked && !__libc_single_threaded)
         hook_thread_exit();
-    tc.key = tcache_key;
+    uintptr_t none = 0;
+    __atomic_compare_exchange_n(&tcache_key, &none, (uintptr_t)os_random() | 1, 0,
+                                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    tc.key = __atomic_load_n(&tcache_key, __ATOMIC_RELAXED);
     size_t count = mp.perturb || vg_active ? 0 : mp.tcache_count;
     size_t last = request2size(mp.tcache_max) >> 4;
     for (size_t s = 2; s <= last && s < TCACHE_SLOTS; s++)
@@ -121,7 +79,7 @@ void tcache_thread_init(void)
     size_t end = TCACHE_MID_CLASS_MIN(TCACHE_MID_CLASS_FOR(request2size(tcm.limit)) + 1);
     tcm.end = !tcm.limit ? 0 : end < TCACHE_MID_END ? end : TCACHE_MID_END;
     if (!tc.listed)
-        list_add();
+        arena_thread_start();
     tc.state = TC_ACTIVE;
 }
 
@@ -130,8 +88,12 @@ static void give_back(tc_entry_t *e)
 {
     e->key = 0;
     chunk_t *p = mem2chunk(e);
-    check_free_pointer(p, chunksize(p));
-    int_free(arena_for_chunk(p), p, 0);
+    size_t size = chunksize(p);
+    check_free_pointer(p, size);
+    arena_t *a = arena_for_chunk(p);
+    lock_acquire(&a->lock);
+    int_free(a, p, size);
+    lock_release(&a->lock);
 }
 
 /* Returns every cached chunk to its arena and leaves the cache empty and
@@ -226,19 +188,11 @@ void *tcache_get_aligned(size_t nb, size_t align)
     return NULL;
 }
 
-/* A free found the slot of its fastbin size full, in a single-threaded
- * program that has made SPILL_AFTER_OVERFLOWS such frees since its last
- * cache miss (api.c: free_slow_refund), and went to the fastbin.  The
- * older half of the slot follows it, so the frees that come next find
- * room: a program freeing a batch of one size then leaves the fast path
- * once in five frees (at the default count of 7) instead of on every one.
- * The newest entries stay, the likeliest to be asked for again.  The slot
- * refills from the fastbin only once it is empty (malloc.c: from_fastbin),
- * and a miss ends the run, so a program whose frees and mallocs alternate
- * around a full slot does not move chunks back and forth.  Each chunk
- * moved gets the checks a free into its fastbin gives (with perturb set
- * the cache is off, so there is nothing to fill); a chunk of another arena
- * (cached while threads ran) ends the move. */
+/* The spill (lock held; single-threaded): a run of SPILL_AFTER_OVERFLOWS
+ * frees found the slot of a fastbin size full since the last cache miss
+ * (free.c).  The slot's older entries follow the last one to the fastbin
+ * and the newest stay, so the next frees find room.  Each chunk moved gets
+ * a fastbin free's checks; a chunk of another arena ends the move. */
 NOINLINE void tcache_spill(arena_t *a, size_t slot)
 {
     tc_entry_t *last = tc.head[slot];
@@ -251,10 +205,9 @@ NOINLINE void tcache_spill(arena_t *a, size_t slot)
             break;
         last = reveal_ptr(&last->next);
     }
-    /* fastbin_push's link and its checks of each chunk (fasttop, next
-     * header), with the fastbin's top kept in a register and stored once:
-     * calling fastbin_push for each chunk cost batch_small 3.9 % more
-     * instructions */
+    /* fastbin_push's link and checks (fasttop, next header) for each
+     * chunk, with the fastbin's head kept in a register and stored once
+     * (docs/DESIGN-MAP.md: why not fastbin_push itself) */
     size_t size = slot << 4;
     unsigned idx = fastbin_index(size);
     chunk_t *top = a->fastbins[idx];
@@ -284,69 +237,4 @@ NOINLINE void tcache_spill(arena_t *a, size_t slot)
     a->fastbins[idx] = top;
     a->flags |= ARENA_HAVE_FASTCHUNKS;
     tc.room[slot] += moved;
-}
-
-/* ---- remote frees (free.c says why) ------------------------------------- */
-
-/* Hands the thread's batch over to its arena. */
-NOINLINE void remote_flush(void)
-{
-    tc_entry_t *first = tc.remote;
-    if (!first)
-        return;
-    size_t bytes = tc.remote_bytes;
-    tc.remote = NULL;
-    tc.remote_count = tc.remote_bytes = 0;
-    arena_hand_over(tc.remote_arena, first, tc.remote_last, bytes);
-}
-
-/* Is e waiting in the thread's batch, or handed over to a and not yet put
- * away?  Only asked when e carries the key. */
-static int list_holds(tc_entry_t *t, tc_entry_t *e)
-{
-    for (; t && aligned_ok((uintptr_t)t); t = reveal_ptr(&t->next))
-        if (t == e)
-            return 1;
-    return 0;
-}
-
-static int remote_holds(arena_t *a, tc_entry_t *e)
-{
-    if (list_holds(tc.remote, e))
-        return 1;
-    lock_acquire(&a->lock);
-    int found = list_holds(__atomic_load_n(&a->handed, __ATOMIC_ACQUIRE), e);
-    lock_release(&a->lock);
-    return found;
-}
-
-/* A free of chunk p of arena a, which is not the thread's: into the
- * thread's batch.  The next chunk gets the checks a free into the bins
- * makes of it, bar the ones that read the arena's top, which its owner
- * keeps writing (the chunks bound for the bins meet them when they are
- * put away). */
-NOINLINE void remote_put(arena_t *a, chunk_t *p, size_t size)
-{
-    tc_entry_t *e = (tc_entry_t *)chunk2mem(p);
-    if (unlikely(e->key == tc.key) && remote_holds(a, e))
-        malloc_error("free(): double free detected in tcache 2");
-    check_next_header(a, chunk_at(p, size), size <= mp.max_fast);
-    tcache_t *t = &tc;
-    if (t->remote && t->remote_arena != a)
-        remote_flush();
-    if (!t->remote) {
-        t->remote_last = e;
-        t->remote_arena = a;
-    }
-    e->key = t->key;
-    e->next = protect_ptr(&e->next, t->remote);
-    t->remote = e;
-    size_t bytes = t->remote_bytes += size;
-    if (++t->remote_count >= t->remote_limit || bytes >= REMOTE_BATCH_BYTES)
-        remote_flush();
-}
-
-COLD PUBLIC void ptalloc_thread_flush(void)
-{
-    tcache_flush();
 }

@@ -7,16 +7,6 @@
 
 #include "internal.h"
 
-/* The thread's arena, locked. */
-static inline arena_t *arena_get(void)
-{
-    arena_t *a = tc.arena;
-    if (unlikely(!(a && lock_try(&a->lock))))
-        a = arena_get_slow(a);
-    a->last_user = &tc;
-    return a;
-}
-
 /* The fast paths address the cache relative to %fs with the variable's
  * offset from the thread pointer, so no pointer to it is materialised.
  * (GCC's named address space; other compilers use the plain variable.) */

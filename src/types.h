@@ -11,18 +11,34 @@
  *              in mmapped sub-heaps.  Threads are spread over arenas.
  *   heap       (sub-heap) A HEAP_MAX_SIZE-aligned mmapped region owned by a
  *              non-main arena; reserved PROT_NONE and committed as it grows.
- *   segment    A contiguous run of chunks of the main arena: the sbrk region,
- *              or an mmapped region used when brk could not grow.
  *   bin        A list of free chunks: fastbins (LIFO, exact size, no merge),
  *              the unsorted bin (bin 1), small bins (2..63, exact size, FIFO)
  *              and large bins (64..126, size ranges, sorted).
  *   tcache     A per-thread cache of free chunks (up to 1040-byte chunks),
- *              used without any lock.
+ *              used without any lock: one list per chunk size ("slot").
  *   top        The free chunk bordering the end of an arena's memory; never
  *              in a bin; split for requests no bin can serve; grown from the
  *              system.
  *   remainder  last_remainder: what was left of the latest split made for a
  *              small request; preferred for the next small request.
+ *   fence-post A 16-byte in-use chunk header written where a segment or
+ *              sub-heap ends without a top, so no chunk merges across it.
+ *
+ * ptalloc's own additions to the design:
+ *   mid-size cache  The tcache's continuation for chunks of 1056-4127
+ *              bytes: one free chunk per 64-byte class, per thread.
+ *   spill      A run of frees overflowing a full tcache slot moves the
+ *              slot's older half into the fastbin, so the next frees find
+ *              room in the cache.
+ *   remote free  A free of another arena's chunk that the thread's caches
+ *              cannot take: gathered in the thread's remote batch, handed
+ *              over to the arena's remote list in one atomic push, put
+ *              away (collected) by the arena's next lock holder.
+ *   purge stamp  The arena's growth count written into a large free chunk
+ *              when it is binned; a chunk binned before the previous growth
+ *              and still free has its inner pages given back (purged).
+ *   segment    A contiguous run of chunks of the main arena: the sbrk region,
+ *              or an mmapped region used when brk could not grow.
  *
  * The chunk, in use and free (x86_64, SIZE_SZ = 8):
  *
@@ -51,8 +67,12 @@
 #ifndef PTALLOC_TYPES_H
 #define PTALLOC_TYPES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
 
 #define SIZE_SZ            8u
 #define MALLOC_ALIGNMENT   16u
@@ -116,16 +136,13 @@
  * nothing. */
 #define TCACHE_MAX_TUNABLE (4ul << 20)
 
-/* Remote frees (tcache.c, free.c).  A thread gathers the chunks of other
- * arenas that it frees and its caches do not take, and hands them to the
- * arena in batches of remote_batch chunks (or REMOTE_BATCH_BYTES); the
- * arena's next lock holder puts them away.  Once more than
- * HANDED_MAX_BYTES wait in an arena, the thread handing over puts them
- * away itself. */
+/* Remote frees (remote.c): a batch holds up to remote_batch chunks or
+ * REMOTE_BATCH_BYTES; once more than REMOTE_WAITING_MAX bytes wait in an
+ * arena's remote list, the thread handing over puts them away itself. */
 #define REMOTE_BATCH_DEFAULT 32
 #define REMOTE_BATCH_MAX     1024
 #define REMOTE_BATCH_BYTES   (16u * 1024)
-#define HANDED_MAX_BYTES     (128u * 1024)
+#define REMOTE_WAITING_MAX   (128u * 1024)
 
 /* Sub-heaps of non-main arenas. */
 #define HEAP_MIN_SIZE      (32u * 1024)
@@ -152,8 +169,9 @@ typedef struct chunk {
 } chunk_t;
 
 /* A free chunk in a tcache or fastbin: a singly linked entry.  The next
- * pointer is stored mangled (safe-linking, see check.h); key marks a chunk
- * that sits in a tcache (double-free detection). */
+ * pointer is stored mangled (safe-linking: protect_ptr in internal.h); key
+ * marks a chunk that sits in a tcache or a remote batch (double-free
+ * detection). */
 typedef struct tc_entry {
     struct tc_entry *next;
     uintptr_t        key;
@@ -192,10 +210,8 @@ typedef struct heap_info {
 /* An arena.  The bins array holds, for each bin, the fd/bk pair of a
  * pretend chunk header (bin_at() in bins.h), so a bin is a circular doubly
  * linked list whose sentinel costs two words.  It takes whole cache lines:
- * its lock and counters are written on every locked call, and a global
- * that other threads read on their own paths must not share their line
- * (the main arena once sat 32 bytes after the Valgrind flag and the tcache
- * key, and server2 ran 25% slower for it). */
+ * its lock and counters are written on every locked call, and must not
+ * share a line with globals that other threads read on their own paths. */
 #define CACHE_LINE 64
 typedef struct __attribute__((aligned(CACHE_LINE))) arena {
     lock_t          lock;
@@ -222,13 +238,13 @@ typedef struct __attribute__((aligned(CACHE_LINE))) arena {
     size_t          mallocs;             /* int_malloc calls, ever           */
     size_t          mallocs_at_trim;
     size_t          grow_epoch;          /* times the arena's top has grown */
-    /* Frees of this arena's chunks by other threads, handed over in
-     * batches for the next lock holder to put away (free.c): a lock-free
-     * stack of chunks linked like a tcache slot, and their bytes.  On a
-     * line of its own: the threads handing over write it, and the lock's
-     * line is the allocating thread's. */
-    _Alignas(CACHE_LINE) tc_entry_t *handed;
-    size_t          handed_bytes;
+    /* The remote list: frees of this arena's chunks by other threads,
+     * handed over in batches for the next lock holder to put away
+     * (remote.c); a lock-free stack of chunks linked like a tcache slot,
+     * and their bytes.  On a line of its own: the threads handing over
+     * write it, and the lock's line is the allocating thread's. */
+    _Alignas(CACHE_LINE) tc_entry_t *remote;
+    size_t          remote_bytes;
 } arena_t;
 
 #define ARENA_HAVE_FASTCHUNKS  1
@@ -283,13 +299,13 @@ typedef struct tcache {
     uintptr_t   key;        /* copy of tcache_key, one TLS load away */
     tc_entry_t *head[TCACHE_SLOTS];  /* slot = chunk size / 16             */
     uint16_t    state;
-    uint16_t    listed;     /* on the list of all threads' caches     */
+    uint16_t    listed;     /* on the list of all threads (arena.c)   */
     uint16_t    hooked;     /* thread-exit hook set (tcache.c)        */
     uint32_t    overflows;  /* full-slot frees since a cache miss     */
     arena_t    *arena;
-    struct tcache *next_tc, *prev_tc;   /* that list (arenas_lock)     */
+    struct tcache *next_thread, *prev_thread;  /* all_threads (arenas_lock) */
     struct tcache_mid *mid;             /* the thread's mid-size cache */
-    /* The batch of frees of another arena's chunks (tcache.c). */
+    /* The remote batch: frees of another arena's chunks (remote.c). */
     tc_entry_t *remote, *remote_last;
     arena_t    *remote_arena;
     size_t      remote_bytes;

@@ -12,7 +12,7 @@
 /* Calls fn for every chunk of arena a (lock held), segment by segment in
  * address order.  Stops at a malformed size, returning -1; else returns
  * the first non-zero fn result, or 0. */
-COLD int arena_visit(arena_t *a, int (*fn)(arena_t *, chunk_t *, int seg, void *), void *arg)
+COLD int walk_chunks(arena_t *a, int (*fn)(arena_t *, chunk_t *, int seg, void *), void *arg)
 {
     /* Segments/sub-heaps are chained newest first; visit oldest first. */
     char *starts[256], *ends[256];
@@ -166,8 +166,8 @@ static COLD int walk_all(ptalloc_walk_fn fn, void *arg)
     struct walk_ctx w = { fn, arg, NULL, NULL };
     for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
         lock_acquire(&a->lock);
-        arena_take_handed(a, false);
-        int r = arena_visit(a, walk_visit, &w);
+        remote_take(a, false);
+        int r = walk_chunks(a, walk_visit, &w);
         lock_release(&a->lock);
         if (r)
             return r;
@@ -195,8 +195,8 @@ static COLD int locate(const void *mem, struct ptalloc_chunk_info *out)
     struct walk_ctx w = { NULL, NULL, p, out };
     for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
         lock_acquire(&a->lock);
-        arena_take_handed(a, false);
-        int r = arena_visit(a, walk_visit, &w);
+        remote_take(a, false);
+        int r = walk_chunks(a, walk_visit, &w);
         lock_release(&a->lock);
         if (r == 1)
             return 1;
@@ -236,7 +236,7 @@ static COLD size_t bin_contents(int arena, int kind, int index, void **out, size
     if (!a)
         return 0;
     lock_acquire(&a->lock);
-    arena_take_handed(a, false);
+    remote_take(a, false);
     if (kind == PTALLOC_FASTBIN) {
         if (index >= 0 && index < NFASTBINS)
             for (chunk_t *p = a->fastbins[index]; p && !misaligned_chunk(p); p = reveal_ptr(&p->fd)) {
@@ -261,15 +261,15 @@ COLD PUBLIC int ptalloc_arena_count(void)
     return __atomic_load_n(&narenas, __ATOMIC_RELAXED);
 }
 
-static COLD int arena_info(int n, struct ptalloc_arena_info *out)
+static COLD int describe_arena(int n, struct ptalloc_arena_info *out)
 {
     ensure_init();
     arena_t *a = arena_by_number(n);
     if (!a)
         return 0;
-    struct arena_totals t;
+    struct totals t;
     lock_acquire(&a->lock);
-    arena_totals(a, &t);
+    stats_totals(a, &t);
     out->number = a->number;
     out->top = a->top;
     out->top_size = chunksize(a->top);
@@ -430,7 +430,7 @@ COLD PUBLIC int ptalloc_arena_info(int n, struct ptalloc_arena_info *out)
 {
     introspection_start();
     vg_quiet();
-    int r = arena_info(n, out);
+    int r = describe_arena(n, out);
     vg_loud();
     return r;
 }
