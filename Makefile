@@ -63,13 +63,15 @@ debug: build/debug/libptalloc.so
 ubsan: build/ubsan/libptalloc.so
 
 # ---- tests -------------------------------------------------------------
-# tests/<group>/*.c become build/tests/<group>/<name>.  Groups listed in
-# LINKED_GROUPS link against libptalloc (they use include/ptalloc.h); the
-# others are plain programs run with LD_PRELOAD, so they also run on glibc.
+# tests/TESTS lists the tests; tests/run.sh runs them.  Its C tests,
+# group/name, are tests/group/name.c built as build/tests/group/name (a
+# line is a test when it starts with group/; comments and helper lines do
+# not).  Groups listed in LINKED_GROUPS link against libptalloc (they use
+# include/ptalloc.h); the others are plain programs run with LD_PRELOAD,
+# so they also run on glibc.
 LINKED_GROUPS := mech stress
-TEST_SRCS := $(wildcard tests/*/*.c)
-TEST_SRCS := $(filter-out tests/common/% tests/fuzz/%,$(TEST_SRCS))
-TEST_BINS := $(TEST_SRCS:tests/%.c=build/tests/%)
+TEST_NAMES := $(shell sed -n 's,^\([a-z0-9_-]*/[^[:space:]]*\).*,\1,p' tests/TESTS)
+TEST_BINS  := $(addprefix build/tests/,$(filter-out %.sh,$(TEST_NAMES)))
 TEST_CF   := -std=gnu11 -O2 -g -Iinclude -Itests/common -pthread -Wall -Wno-unused-result \
              -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc
 
