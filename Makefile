@@ -24,22 +24,23 @@ REL_CF  := $(BASE) -O2 -g -DNDEBUG -flto=auto -ffat-lto-objects
 DBG_CF  := $(BASE) -O1 -freorder-functions -g -DPTALLOC_DEBUG=1
 UBS_CF  := $(BASE) -O1 -freorder-functions -g -DPTALLOC_DEBUG=1 -fsanitize=undefined -fno-sanitize-recover=all \
            -fno-sanitize=alignment
-LDSO    := -shared -Wl,-T,src/layout.ld -Wl,-soname,libptalloc.so -Wl,-z,nodelete -Wl,--version-script=src/exports.map
+LDSO    := -shared -Wl,-T,build/layout.ld -Wl,-soname,libptalloc.so -Wl,-z,nodelete -Wl,--version-script=src/exports.map
 
 REL_OBJ := $(SRCS:src/%.c=build/obj/%.o)
 DBG_OBJ := $(SRCS:src/%.c=build/debug/obj/%.o)
 UBS_OBJ := $(SRCS:src/%.c=build/ubsan/obj/%.o)
 
-.PHONY: all lib debug ubsan test test-quick demo bench fuzz install clean deps tests
+.PHONY: all lib debug ubsan test test-quick demo bench fuzz install clean deps tests FORCE
 all: lib
 lib: build/libptalloc.so build/libptalloc.a
 
-# Introspection is cold: its functions are marked COLD and src/layout.ld
-# puts them in a mapping of their own, untouched by a program that does
-# not call them.  Built for size, outside LTO (an -O level given only at
-# compile time has no effect on an LTO build).  options.c stays in: built
-# apart, its parameters cost the hot paths instructions.  src/layout.ld
-# names these files too: their constants go with the cold code.
+# Introspection is cold: its functions are marked COLD and the linker
+# script puts them in a mapping of their own, untouched by a program that
+# does not call them.  Built for size, outside LTO (an -O level given only
+# at compile time has no effect on an LTO build).  options.c stays in:
+# built apart, its parameters cost the hot paths instructions.  The linker
+# script names these files too, their constants go with the cold code: it
+# is build/layout.ld, written from src/layout.ld.in with this list.
 COLD_SRCS := check walk stats fmt
 build/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -51,25 +52,40 @@ build/ubsan/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(UBS_CF) -c $< -o $@
 
-build/libptalloc.so: $(REL_OBJ) src/exports.map src/layout.ld
+# The linker script, with COLD_SRCS in it.  Written on every make, but
+# replaced only when its text changes, so that the libraries are relinked
+# when src/layout.ld.in or COLD_SRCS changes and not otherwise (make looks
+# at a target's time again after its recipe).
+COLD_OBJS   := $(COLD_SRCS:%=*%.o)
+COLD_RODATA := $(foreach f,$(COLD_SRCS),*$(f).o(.rodata .rodata.*))
+build/layout.ld: src/layout.ld.in FORCE
+	@mkdir -p $(dir $@)
+	@sed -e 's|@COLD_OBJS@|$(COLD_OBJS)|g' -e 's|@COLD_RODATA@|$(COLD_RODATA)|g' $< > $@.tmp
+	@if grep -n '@[A-Z_]*@' $@.tmp; then echo "$<: a word between @ signs is not replaced" >&2; rm -f $@.tmp; exit 1; fi
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@ && echo "wrote $@ (cold: $(COLD_SRCS))"; fi
+FORCE:
+
+build/libptalloc.so: $(REL_OBJ) src/exports.map build/layout.ld
 	$(CC) $(LDSO) -O2 -g -flto=auto -o $@ $(REL_OBJ)
 build/libptalloc.a: $(REL_OBJ)
 	rm -f $@ && ar rcs $@ $(REL_OBJ)
-build/debug/libptalloc.so: $(DBG_OBJ) src/exports.map src/layout.ld
+build/debug/libptalloc.so: $(DBG_OBJ) src/exports.map build/layout.ld
 	$(CC) $(LDSO) -o $@ $(DBG_OBJ)
-build/ubsan/libptalloc.so: $(UBS_OBJ) src/exports.map src/layout.ld
+build/ubsan/libptalloc.so: $(UBS_OBJ) src/exports.map build/layout.ld
 	$(CC) $(LDSO) -fsanitize=undefined -o $@ $(UBS_OBJ)
 debug: build/debug/libptalloc.so
 ubsan: build/ubsan/libptalloc.so
 
 # ---- tests -------------------------------------------------------------
-# tests/<group>/*.c become build/tests/<group>/<name>.  Groups listed in
-# LINKED_GROUPS link against libptalloc (they use include/ptalloc.h); the
-# others are plain programs run with LD_PRELOAD, so they also run on glibc.
+# tests/TESTS lists the tests; tests/run.sh runs them.  Its C tests,
+# group/name, are tests/group/name.c built as build/tests/group/name (a
+# line is a test when it starts with group/; comments and helper lines do
+# not).  Groups listed in LINKED_GROUPS link against libptalloc (they use
+# include/ptalloc.h); the others are plain programs run with LD_PRELOAD,
+# so they also run on glibc.
 LINKED_GROUPS := mech stress
-TEST_SRCS := $(wildcard tests/*/*.c)
-TEST_SRCS := $(filter-out tests/common/% tests/fuzz/%,$(TEST_SRCS))
-TEST_BINS := $(TEST_SRCS:tests/%.c=build/tests/%)
+TEST_NAMES := $(shell sed -n 's,^\([a-z0-9_-]*/[^[:space:]]*\).*,\1,p' tests/TESTS)
+TEST_BINS  := $(addprefix build/tests/,$(filter-out %.sh,$(TEST_NAMES)))
 TEST_CF   := -std=gnu11 -O2 -g -Iinclude -Itests/common -pthread -Wall -Wno-unused-result \
              -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc
 

@@ -18,14 +18,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 
-if [ $# -eq 0 ]; then
-    if [ -n "${PTALLOC_VARIANT:-}" ]; then
-        # tests/run.sh runs every tests/*/*.sh: the make-test pass is fuzz.sh.
-        echo "fuzz: run.sh is the 'make fuzz' driver; the test pass is tests/fuzz/fuzz.sh"
-        exit 0
-    fi
-    set -- 60
-fi
+[ $# -eq 0 ] && set -- 60
 
 out=build/fuzz
 bin=$out/fuzz_alloc

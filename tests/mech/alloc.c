@@ -301,13 +301,12 @@ static void realloc_in_place(void)
     m_settle();
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-    m_no_tcache(argv);
+    m_no_tcache();
     m_settle();
     calloc_zero();
-    if (m_have_options())
-        calloc_tcache();
+    calloc_tcache();
     memalign_pieces();
     realloc_in_place();
     t_heap_check("end");

@@ -283,9 +283,9 @@ static void mxfast(void)
     m_settle();
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-    m_no_tcache(argv);
+    m_no_tcache();
     fastbin_placement();
     fastbin_lifo();
     smallbin_fifo();

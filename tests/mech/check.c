@@ -94,9 +94,9 @@ static void workload_stays_consistent(void)
     CHECK(ptalloc_check(1) == 0);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-    m_no_tcache(argv);
+    m_no_tcache();
     CHECK(ptalloc_check(1) == 0);
     workload_stays_consistent();
     corrupted("boundary tag", bad_prev_size);

@@ -1,5 +1,5 @@
 /*
- * The library's own resident pages (src/layout.ld).  A preloaded
+ * The library's own resident pages (src/layout.ld.in).  A preloaded
  * allocator's pages count in the program's resident set, so libptalloc.so
  * keeps what a program does not run in mappings of their own:
  *
@@ -122,7 +122,7 @@ int main(void)
     int n = lib_maps(m, 16);
     CHECKF(n >= 5, "%d mappings of libptalloc.so", n);
     int cold = cold_index(m, n);
-    CHECKF(cold > 0, "no second executable mapping (src/layout.ld not applied?)");
+    CHECKF(cold > 0, "no second executable mapping (build/layout.ld not applied?)");
     if (cold <= 0)
         return t_failures != 0;
 

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Which source files use which (docs/DESIGN-MAP.md, "How the files depend
-# on each other"): from the debug build's objects (no LTO, one object per
-# src/*.c), a file uses another when it refers to a function or variable
+# on each other"): from the objects of the variant under test (one per
+# src/*.c; the release build's carry their code beside the LTO data), a
+# file uses another when it refers to a function or variable
 # the other defines.  Inline functions of the headers count as their
 # callers' own.  The test fails when two files use each other and the
 # pair is not one of the mutual pairs the design has, listed below with
 # the reason each is mutual; and when a listed pair is no longer mutual
 # (the list must stay true).
 #   tests/mech/layering.sh [--graph]   --graph prints every file's uses
+# (PTALLOC_VARIANT, set by tests/run.sh, picks the objects; default debug)
 set -u
 cd "$(dirname "$0")/../.."
-objs=build/debug/obj
-[ -d "$objs" ] || { echo "layering: $objs missing (make debug)"; exit 2; }
+case "${PTALLOC_VARIANT:-debug}" in
+    release) objs=build/obj ;;
+    *)       objs=build/${PTALLOC_VARIANT:-debug}/obj ;;
+esac
+[ -d "$objs" ] || { echo "layering: $objs missing (make lib debug ubsan)"; exit 2; }
 
 # The design's mutual pairs (alphabetical order within a pair).
 allowed="

@@ -4,12 +4,6 @@
  * These tests are linked against libptalloc and assert the design through
  * the introspection API of include/ptalloc.h: where each chunk sits, bin
  * order, arena summaries, options.  Everything is silent on success.
- *
- * ptalloc_set_option / ptalloc_get_option / ptalloc_thread_flush are
- * referenced weakly, so that a library which fails to export them still
- * links: the missing export is then counted as a failure, and the tests
- * carry on as far as they can (the tcache is switched off through the
- * environment by re-executing, other options through mallopt).
  */
 #ifndef MECH_H
 #define MECH_H
@@ -22,90 +16,32 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#pragma weak ptalloc_set_option
-#pragma weak ptalloc_get_option
-#pragma weak ptalloc_thread_flush
-
 /* every helper is static; not every test uses every one */
 #define M_FN static __attribute__((unused))
 
 #define KiB 1024ul
 #define MiB (1024ul * 1024)
 
-M_FN int m_missing_reported;
-
-M_FN int m_have_options(void)
-{
-    return ptalloc_set_option != NULL && ptalloc_get_option != NULL;
-}
-
-M_FN void m_report_missing(void)
-{
-    if (m_missing_reported++)
-        return;
-    fprintf(stderr, "libptalloc does not export ptalloc_set_option/ptalloc_get_option"
-                    "/ptalloc_thread_flush (declared in include/ptalloc.h)\n");
-    t_failures++;
-}
-
-/* The mallopt number of an option, for the fallback. */
-M_FN int m_mallopt_param(const char *name)
-{
-    static const struct { const char *n; int p; } map[] = {
-        { "mxfast", M_MXFAST }, { "trim_threshold", M_TRIM_THRESHOLD },
-        { "top_pad", M_TOP_PAD }, { "mmap_threshold", M_MMAP_THRESHOLD },
-        { "mmap_max", M_MMAP_MAX }, { "check_action", M_CHECK_ACTION },
-        { "perturb", M_PERTURB }, { "arena_test", M_ARENA_TEST }, { "arena_max", M_ARENA_MAX },
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(map[i].n, name) == 0)
-            return map[i].p;
-    return 0;
-}
-
-/* ptalloc_set_option, or mallopt when the former is not exported. */
+/* ptalloc_set_option: 1 when the option was set. */
 M_FN int m_set(const char *name, long v)
 {
-    if (ptalloc_set_option)
-        return ptalloc_set_option(name, v);
-    m_report_missing();
-    int p = m_mallopt_param(name);
-    return p ? mallopt(p, (int)v) : 0;
+    return ptalloc_set_option(name, v);
 }
 
 /* The option's value; LONG_MIN when it cannot be read. */
 M_FN long m_get(const char *name)
 {
     long v = LONG_MIN;
-    if (!ptalloc_get_option) {
-        m_report_missing();
-        return LONG_MIN;
-    }
     if (!ptalloc_get_option(name, &v))
         return LONG_MIN;
     return v;
 }
 
-/* Switches the tcache off, so that frees reach the fastbins and bins.
- * argv is main's: without ptalloc_set_option the program re-executes
- * itself with PTALLOC_TCACHE_COUNT=0. */
-M_FN void m_no_tcache(char **argv)
+/* Switches the tcache off, so that frees reach the fastbins and bins. */
+M_FN void m_no_tcache(void)
 {
-    if (ptalloc_set_option) {
-        CHECK(ptalloc_set_option("tcache_count", 0) == 1);
-        if (ptalloc_get_option)
-            CHECK(m_get("tcache_count") == 0);
-        return;
-    }
-    const char *e = getenv("PTALLOC_TCACHE_COUNT");
-    if (e && strcmp(e, "0") == 0) {
-        m_report_missing();
-    } else {
-        setenv("PTALLOC_TCACHE_COUNT", "0", 1);
-        execv("/proc/self/exe", argv);
-        fprintf(stderr, "re-exec failed: %s\n", strerror(errno));
-        exit(1);
-    }
+    CHECK(ptalloc_set_option("tcache_count", 0) == 1);
+    CHECK(m_get("tcache_count") == 0);
 }
 
 /* ---- one chunk ----------------------------------------------------------- */

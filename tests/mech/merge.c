@@ -199,9 +199,9 @@ static void consolidate_on_trim(void)
     free_fast3(&t);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-    m_no_tcache(argv);
+    m_no_tcache();
     m_settle();
     neighbours();
     into_top();

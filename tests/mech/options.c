@@ -236,10 +236,6 @@ static int child(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if (!m_have_options()) {
-        m_report_missing();
-        return t_done();
-    }
     if (argc > 1 && strcmp(argv[1], "child") == 0)
         return child(argc, argv);
     set_get();

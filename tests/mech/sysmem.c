@@ -31,8 +31,6 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 
-static char **g_argv;
-
 /* Allocates all of the top but `leave` bytes, so the next request the
  * top cannot hold goes to the system.  Returns the filler block. */
 static void *eat_top(size_t leave)
@@ -182,7 +180,7 @@ static void free_blocks(void)
 
 static void regrowth(void)
 {
-    m_no_tcache(g_argv);
+    m_no_tcache();
     CHECK(m_get("trim_threshold") == (long)(128 * KiB));
     if (!alloc_blocks(1000))
         return;
@@ -204,7 +202,7 @@ static void regrowth(void)
 #define SPARSE 700
 static void regrowth_sparse(void)
 {
-    m_no_tcache(g_argv);
+    m_no_tcache();
     for (int round = 0; round < 2; round++) {
         char *b0 = sbrk(0);
         for (int i = 0; i < SPARSE; i++) {
@@ -226,7 +224,7 @@ static void regrowth_sparse(void)
 
 static void trim(void)
 {
-    m_no_tcache(g_argv);
+    m_no_tcache();
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     char *b0 = sbrk(0);
     size_t sys0 = m_arena().system_bytes;
@@ -289,7 +287,7 @@ static int count_fences(void)
 
 static void brk_blocked(void)
 {
-    m_no_tcache(g_argv);
+    m_no_tcache();
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     free(malloc(100));
     struct ptalloc_arena_info ai0 = m_arena();
@@ -336,13 +334,8 @@ static void brk_blocked(void)
     munmap(blocker, page);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-    g_argv = argv;
-    if (!m_have_options()) {
-        m_report_missing();
-        return t_done();
-    }
     m_in_child("threshold", threshold);
     m_in_child("dynamic threshold", dynamic);
     m_in_child("dynamic threshold cap", dynamic_cap);

@@ -191,9 +191,9 @@ static void print_heap(void)
     CHECK(strstr(out, "in use") != NULL);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-    m_no_tcache(argv);
+    m_no_tcache();
     unsigned long long seed = 0x1234abcdULL;
     for (int k = 0; k < N; k++) {
         unsigned r = (unsigned)(t_rand(&seed) % 100);
@@ -219,18 +219,14 @@ int main(int argc, char **argv)
     check_walk("two thirds freed");
 
     /* one tcache entry too */
-    if (m_have_options()) {
-        void *t = malloc(24);                     /* (a cache filled from the */
-        CHECK(m_set("tcache_count", 7) == 1);     /*  fastbin would be full) */
-        free(t);
-        CHECK_WHERE(t, PTALLOC_TCACHE, 0);
-        check_walk("with a tcache entry");
-        print_heap();
-        CHECK(m_set("tcache_count", 0) == 1);
-        CHECK_WHERE(t, PTALLOC_FASTBIN, 0);
-    } else {
-        print_heap();
-    }
+    void *t = malloc(24);                     /* (a cache filled from the */
+    CHECK(m_set("tcache_count", 7) == 1);     /*  fastbin would be full) */
+    free(t);
+    CHECK_WHERE(t, PTALLOC_TCACHE, 0);
+    check_walk("with a tcache entry");
+    print_heap();
+    CHECK(m_set("tcache_count", 0) == 1);
+    CHECK_WHERE(t, PTALLOC_FASTBIN, 0);
 
     /* stopping the walk */
     stop_calls = 0;

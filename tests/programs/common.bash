@@ -1,5 +1,5 @@
 # Shared helpers for tests/programs/*.sh. Sourced, never run on its own
-# (the name does not end in .sh, so tests/run.sh does not pick it up).
+# (tests/TESTS lists it as a helper, not a test).
 #
 # Each program test runs a real program twice, once on glibc's malloc and
 # once with $PTALLOC_LIB preloaded, and compares what the two runs print.
