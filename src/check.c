@@ -53,15 +53,11 @@ static COLD int check_chunk(arena_t *a, chunk_t *p, int seg, void *arg)
         problem(c, "misaligned chunk", p, size);
     if (chunk_is_mmapped(p))
         problem(c, "IS_MMAPPED chunk inside an arena", p, size);
-    if (c->prev) {
-        int prev_free = c->prev != a->top && chunksize(c->prev) != 2 * SIZE_SZ && !prev_inuse(p);
-        if (!prev_inuse(p)) {
-            if (chunksize(c->prev) == 2 * SIZE_SZ)
-                problem(c, "PREV_INUSE clear after a fence-post", p, size);
-            else if (p->prev_size != chunksize(c->prev))
-                problem(c, "prev_size does not match the previous chunk's size", p, p->prev_size);
-        }
-        (void)prev_free;
+    if (c->prev && !prev_inuse(p)) {
+        if (chunksize(c->prev) == 2 * SIZE_SZ)
+            problem(c, "PREV_INUSE clear after a fence-post", p, size);
+        else if (p->prev_size != chunksize(c->prev))
+            problem(c, "prev_size does not match the previous chunk's size", p, p->prev_size);
     }
     if (p == a->top) {
         c->saw_top++;

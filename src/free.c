@@ -18,6 +18,40 @@ void perturb_free(void *mem, size_t n)
         memset(mem, (int)mp.perturb, n);
 }
 
+/* Lock held.  Merges chunk p (size bytes, followed by next of nextsize)
+ * with its free neighbours, into the top or parked in the unsorted bin;
+ * returns the merged size.  The messages are glibc's, which differ
+ * between free and the consolidation (which does not check the unsorted
+ * bin's link). */
+static inline size_t merge_chunk(arena_t *a, chunk_t *p, size_t size, chunk_t *next, size_t nextsize,
+                                 const char *prev_msg, const char *unsorted_msg)
+{
+    if (!prev_inuse(p)) {
+        size_t prevsize = p->prev_size;
+        size += prevsize;
+        p = (chunk_t *)((char *)p - prevsize);
+        if (unlikely(chunksize(p) != prevsize))
+            malloc_error(prev_msg);
+        unlink_chunk(a, p);
+    }
+    if (next != a->top) {
+        if (!inuse_at(next, nextsize)) {
+            unlink_chunk(a, next);
+            size += nextsize;
+        } else {
+            clear_inuse_at(next, 0);
+        }
+        unsorted_insert(a, p, size, unsorted_msg);
+        set_head(p, size | PREV_INUSE);
+        set_foot(p, size);
+    } else {
+        size += nextsize;
+        set_head(p, size | PREV_INUSE);
+        a->top = p;
+    }
+    return size;
+}
+
 /* Lock held.  p is an in-use, non-mmapped chunk of this arena. */
 NOINLINE void free_merge(arena_t *a, chunk_t *p, size_t size)
 {
@@ -30,30 +64,8 @@ NOINLINE void free_merge(arena_t *a, chunk_t *p, size_t size)
 
     perturb_free(chunk2mem(p), size - 2 * SIZE_SZ);
 
-    if (!prev_inuse(p)) {
-        size_t prevsize = p->prev_size;
-        size += prevsize;
-        p = (chunk_t *)((char *)p - prevsize);
-        if (unlikely(chunksize(p) != prevsize))
-            malloc_error("corrupted size vs. prev_size while consolidating");
-        unlink_chunk(a, p);
-    }
-
-    if (next != a->top) {
-        if (!inuse_at(next, nextsize)) {
-            unlink_chunk(a, next);
-            size += nextsize;
-        } else {
-            clear_inuse_at(next, 0);
-        }
-        unsorted_insert(a, p, size, "free(): corrupted unsorted chunks");
-        set_head(p, size | PREV_INUSE);
-        set_foot(p, size);
-    } else {
-        size += nextsize;
-        set_head(p, size | PREV_INUSE);
-        a->top = p;
-    }
+    size = merge_chunk(a, p, size, next, nextsize, "corrupted size vs. prev_size while consolidating",
+                       "free(): corrupted unsorted chunks");
 
     /* A big free chunk: a good moment to merge the fastbins and see
      * whether the top has grown past the trim threshold. */
@@ -82,29 +94,7 @@ void malloc_consolidate(arena_t *a)
             size_t size = chunksize(p);
             chunk_t *next = chunk_at(p, size);
             size_t nextsize = chunksize(next);
-            if (!prev_inuse(p)) {
-                size_t prevsize = p->prev_size;
-                size += prevsize;
-                p = (chunk_t *)((char *)p - prevsize);
-                if (unlikely(chunksize(p) != prevsize))
-                    malloc_error("corrupted size vs. prev_size in fastbins");
-                unlink_chunk(a, p);
-            }
-            if (next != a->top) {
-                if (!inuse_at(next, nextsize)) {
-                    size += nextsize;
-                    unlink_chunk(a, next);
-                } else {
-                    clear_inuse_at(next, 0);
-                }
-                unsorted_insert(a, p, size, NULL);
-                set_head(p, size | PREV_INUSE);
-                set_foot(p, size);
-            } else {
-                size += nextsize;
-                set_head(p, size | PREV_INUSE);
-                a->top = p;
-            }
+            merge_chunk(a, p, size, next, nextsize, "corrupted size vs. prev_size in fastbins", NULL);
             p = nextp;
         }
     }
