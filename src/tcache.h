@@ -25,7 +25,7 @@ static inline tc_fs_t *tc_fast(void) { return &tc; }
 #endif
 
 /* Slot of a request n <= TCACHE_MAX_REQUEST: chunk size / 16, except that
- * requests of 0..8 bytes give slot 1, never filled (see malloc_slow). */
+ * requests of 0..8 bytes give slot 1, never filled (see malloc_generic). */
 static inline size_t tcache_slot_of_request(size_t n)
 {
     return (n + SIZE_SZ + MALLOC_ALIGN_MASK) >> 4;
