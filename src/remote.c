@@ -6,8 +6,8 @@
  * acquisition makes both wait on each other.
  *
  *   remote_free     a chunk into the thread's batch (all of one arena)
- *   remote_flush    the full batch onto the arena's remote list: one
- *                   compare-and-swap on a lock-free stack
+ *   remote_flush    the full batch onto the arena's remote list, a lock-free
+ *                   stack, with one compare-and-swap (remote_push)
  *   remote_collect  the arena's next lock holder takes the list whole and
  *                   puts the chunks away: into its own caches as far as
  *                   they have room, as if it had freed them, else the bins
@@ -22,7 +22,7 @@
 #include "tcache.h"
 
 /* Pushes the chain first..last onto a's remote list. */
-static NOINLINE void hand_over(arena_t *a, tc_entry_t *first, tc_entry_t *last, size_t bytes)
+static NOINLINE void remote_push(arena_t *a, tc_entry_t *first, tc_entry_t *last, size_t bytes)
 {
     /* Counted before the push, so the thread that takes the chunks off
      * counts them off after. */
@@ -48,7 +48,7 @@ NOINLINE void remote_flush(void)
     size_t bytes = tc.remote_bytes;
     tc.remote = NULL;
     tc.remote_count = tc.remote_bytes = 0;
-    hand_over(tc.remote_arena, first, tc.remote_last, bytes);
+    remote_push(tc.remote_arena, first, tc.remote_last, bytes);
 }
 
 /* Lock held.  Only the lock holder takes the list, whole; others only
