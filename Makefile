@@ -1,6 +1,6 @@
 # ptalloc — build, test, demo, bench.
 #
-#   make          build/libptalloc.so and build/libptalloc.a
+#   make          build/libptalloc.so, build/libptalloc.a and the command build/ptalloc
 #   make demo     run the built-in demonstration
 #   make test     every test, on the release, debug and UBSan builds
 #   make bench    benchmarks against glibc, jemalloc, tcmalloc, mimalloc
@@ -11,6 +11,7 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
 
 SRCS    := $(wildcard src/*.c)
 HDRS    := $(wildcard src/*.h) include/ptalloc.h
@@ -30,8 +31,9 @@ REL_OBJ := $(SRCS:src/%.c=build/obj/%.o)
 DBG_OBJ := $(SRCS:src/%.c=build/debug/obj/%.o)
 UBS_OBJ := $(SRCS:src/%.c=build/ubsan/obj/%.o)
 
-.PHONY: all lib debug ubsan test test-quick demo bench fuzz install clean deps tests FORCE
-all: lib
+.PHONY: all lib cmd debug ubsan test test-quick demo bench fuzz install clean deps tests FORCE
+all: lib cmd
+cmd: build/ptalloc
 lib: build/libptalloc.so build/libptalloc.a
 
 # Introspection is cold: its functions are marked COLD and the linker
@@ -76,6 +78,13 @@ build/ubsan/libptalloc.so: $(UBS_OBJ) src/exports.map build/layout.ld
 debug: build/debug/libptalloc.so
 ubsan: build/ubsan/libptalloc.so
 
+# ---- the command -------------------------------------------------------
+# cmd/*.c, linked with libptalloc.a: the command runs on ptalloc itself.
+CMD_SRCS := $(wildcard cmd/*.c)
+build/ptalloc: $(CMD_SRCS) include/ptalloc.h build/libptalloc.a
+	$(CC) -std=gnu11 -O2 -g -Iinclude -Wall -Wextra -Wno-unused-parameter $(CMD_SRCS) -o $@ \
+	  build/libptalloc.a -pthread
+
 # ---- tests -------------------------------------------------------------
 # tests/TESTS lists the tests; tests/run.sh runs them.  Its C tests,
 # group/name, are tests/group/name.c built as build/tests/group/name (a
@@ -94,7 +103,7 @@ build/tests/%: tests/%.c $(wildcard tests/*/*.h) include/ptalloc.h build/libptal
 	$(CC) $(TEST_CF) $< -o $@ \
 	  $(if $(filter $(LINKED_GROUPS),$(word 3,$(subst /, ,$@))),-Lbuild -lptalloc,) -ldl -lm
 
-tests: $(TEST_BINS)
+tests: $(TEST_BINS) build/ptalloc
 
 deps:
 	@tools/deps.sh test
@@ -122,8 +131,9 @@ fuzz: lib
 	@tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
 
 # ---- install -------------------------------------------------------------
-install: lib
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+install: lib cmd
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
+	install -m 755 build/ptalloc $(DESTDIR)$(BINDIR)/ptalloc
 	install -m 755 build/libptalloc.so $(DESTDIR)$(LIBDIR)/libptalloc.so
 	install -m 644 build/libptalloc.a $(DESTDIR)$(LIBDIR)/libptalloc.a
 	install -m 644 include/ptalloc.h $(DESTDIR)$(INCDIR)/ptalloc.h

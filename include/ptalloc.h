@@ -28,6 +28,14 @@ extern "C" {
 int  ptalloc_set_option(const char *name, long value);
 /* Current value; returns 0 and leaves *value alone for an unknown name. */
 int  ptalloc_get_option(const char *name, long *value);
+/* The i-th option's name (i from 0), NULL past the last. */
+const char *ptalloc_option_name(int i);
+/* How PTALLOC_<NAME>=value in the environment would be read (decimal, or
+ * hex with 0x, optional k/m/g suffix), without setting anything: returns
+ * 1 with the number in *out, 0 for no such option, -1 for a value that is
+ * malformed or outside the option's range (the environment would ignore
+ * it and keep the default). */
+int  ptalloc_parse_option(const char *name, const char *value, long *out);
 
 /* ---- Consistency check -----------------------------------------------
  * Walks every arena, sub-heap, bin and the thread caches and verifies

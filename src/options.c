@@ -76,15 +76,16 @@ static void derive(void)
         mp.max_fast = MINSIZE;
 }
 
+static int in_range(const struct option *o, long v)
+{
+    return (v < 0 && (o->flags & NEG_IS_MAX)) || (v >= o->min && v <= o->max);
+}
+
 static int set(const struct option *o, long v)
 {
-    if (v < 0 && (o->flags & NEG_IS_MAX)) {
-        *field(o) = SIZE_MAX;
-    } else {
-        if (v < o->min || v > o->max)
-            return 0;
-        *field(o) = (size_t)v;
-    }
+    if (!in_range(o, v))
+        return 0;
+    *field(o) = v < 0 ? SIZE_MAX : (size_t)v;
     if (o->flags & TURNS_OFF_DYNAMIC)
         mp.no_dyn_threshold = 1;
     derive();
@@ -177,5 +178,26 @@ int options_get(const char *name, long *value)
         return 0;
     size_t v = *field(o);
     *value = v > LONG_MAX ? -1 : (long)v;
+    return 1;
+}
+
+/* The i-th option's name, NULL past the last: for tools that list them. */
+COLD PUBLIC const char *ptalloc_option_name(int i)
+{
+    return i >= 0 && (size_t)i < NOPTIONS ? options[i].name : NULL;
+}
+
+/* How the environment variable PTALLOC_<NAME>=value would be read, without
+ * setting anything: 1 and the number in *out, 0 for no such option, -1
+ * for a value that is malformed or out of the option's range. */
+COLD PUBLIC int ptalloc_parse_option(const char *name, const char *value, long *out)
+{
+    const struct option *o = name ? find(name, str_len(name)) : NULL;
+    if (!o)
+        return 0;
+    long v;
+    if (!value || !parse_long(value, NULL, &v) || !in_range(o, v))
+        return -1;
+    *out = v;
     return 1;
 }

@@ -234,10 +234,39 @@ static int child(int argc, char **argv)
     return t_done();
 }
 
+/* ptalloc_option_name lists every option; ptalloc_parse_option reads a
+ * value as the environment would, and sets nothing. */
+static void names_and_parsing(void)
+{
+    int n = 0;
+    const char *name;
+    long v;
+    while ((name = ptalloc_option_name(n)) != NULL) {
+        CHECKF(ptalloc_get_option(name, &v) == 1, "listed option %s unknown to get", name);
+        n++;
+    }
+    CHECKF(n == 17, "%d options listed", n);
+    CHECK(ptalloc_option_name(-1) == NULL);
+    long before = m_get("mmap_threshold");
+    v = 0;
+    CHECK(ptalloc_parse_option("mmap_threshold", "64k", &v) == 1 && v == 65536);
+    CHECK(ptalloc_parse_option("perturb", "0x5a", &v) == 1 && v == 0x5a);
+    CHECK(ptalloc_parse_option("trim_threshold", "-1", &v) == 1 && v == -1);   /* never trim */
+    v = 12345;
+    CHECK(ptalloc_parse_option("perturb", "256", &v) == -1 && v == 12345);   /* out of range */
+    CHECK(ptalloc_parse_option("top_pad", "12q", &v) == -1);                /* malformed */
+    CHECK(ptalloc_parse_option("top_pad", "", &v) == -1);
+    CHECK(ptalloc_parse_option("top_pad", NULL, &v) == -1);
+    CHECK(ptalloc_parse_option("mmap_treshold", "1", &v) == 0);             /* no such option */
+    CHECK(ptalloc_parse_option(NULL, "1", &v) == 0);
+    CHECK(m_get("mmap_threshold") == before);                               /* nothing set */
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "child") == 0)
         return child(argc, argv);
+    names_and_parsing();
     set_get();
     set_flushes_tcache();
     environment(argv[0]);

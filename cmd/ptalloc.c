@@ -1,0 +1,176 @@
+/*
+ * ptalloc, the command.
+ *
+ *   ptalloc run [-o NAME=VALUE]... [--] PROG [ARGS...]
+ *   ptalloc options
+ *
+ * `run` starts PROG on ptalloc (libptalloc.so preloaded in PROG's
+ * environment only) with options set by name; each NAME=VALUE is checked
+ * first, as the library would read PTALLOC_<NAME>=VALUE from the
+ * environment, so that a misspelt name or a value out of range is an
+ * error here rather than silently ignored there.  `options` lists the
+ * options with their values.
+ *
+ * The command links libptalloc.a, so it runs on ptalloc itself and asks
+ * the library for its options' names and ranges.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "ptalloc.h"
+
+#define USAGE "usage: ptalloc run [-o NAME=VALUE]... [--] PROG [ARGS...]\n" \
+              "       ptalloc options\n"
+
+static const char *prog_name = "ptalloc";
+
+static void die(int status, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+static void die(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog_name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(status);
+}
+
+/* The option names, comma-separated, for error messages. */
+static const char *option_names(void)
+{
+    static char buf[1024];
+    size_t len = 0;
+    const char *name;
+    for (int i = 0; (name = ptalloc_option_name(i)) != NULL && len < sizeof buf; i++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? ", " : "", name);
+    return buf;
+}
+
+/* The library to preload: $PTALLOC_LIB, else libptalloc.so beside this
+ * command (the build tree) or in ../lib (an installation). */
+static const char *find_library(void)
+{
+    const char *env = getenv("PTALLOC_LIB");
+    if (env && *env) {
+        if (access(env, R_OK) != 0)
+            die(2, "PTALLOC_LIB=%s: %s", env, strerror(errno));
+        return env;
+    }
+    static char path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0)
+        die(2, "cannot find this command's directory: %s", strerror(errno));
+    path[n] = 0;
+    *strrchr(path, '/') = 0;
+    char dir[PATH_MAX];
+    memcpy(dir, path, (size_t)n + 1);
+    static const char *const places[] = { "libptalloc.so", "../lib/libptalloc.so" };
+    for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
+        int len = snprintf(path, sizeof path, "%s/%s", dir, places[i]);
+        if (len > 0 && (size_t)len < sizeof path && access(path, R_OK) == 0)
+            return path;
+    }
+    die(2, "libptalloc.so not found beside %s or in %s/../lib (set PTALLOC_LIB)", dir, dir);
+}
+
+/* NAME=VALUE checked and put in the environment as PTALLOC_<NAME>. */
+static void set_option(const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        die(2, "-o %s: expected NAME=VALUE", arg);
+    char name[64];
+    size_t len = (size_t)(eq - arg);
+    if (len >= sizeof name)
+        die(2, "-o %s: no such option (options: %s)", arg, option_names());
+    memcpy(name, arg, len);
+    name[len] = 0;
+    long value;
+    switch (ptalloc_parse_option(name, eq + 1, &value)) {
+    case 0:
+        die(2, "-o %s: no such option '%s' (options: %s)", arg, name, option_names());
+    case -1:
+        die(2, "-o %s: '%s' is not a valid value for %s (a number in its range: "
+               "see 'ptalloc options')", arg, eq + 1, name);
+    }
+    char var[80] = "PTALLOC_";
+    for (size_t i = 0; i < len; i++)
+        var[8 + i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
+    var[8 + len] = 0;
+    if (setenv(var, eq + 1, 1) != 0)
+        die(2, "cannot set %s: %s", var, strerror(errno));
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    int i = 1;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(argv[i], "-o") == 0) {
+            if (++i == argc)
+                die(2, "-o needs NAME=VALUE");
+            set_option(argv[i]);
+        } else if (strncmp(argv[i], "-o", 2) == 0) {
+            set_option(argv[i] + 2);
+        } else if (argv[i][0] == '-') {
+            die(2, "run: unknown flag %s (see 'ptalloc --help')", argv[i]);
+        } else {
+            break;
+        }
+    }
+    if (i == argc)
+        die(2, "run: no program given (see 'ptalloc --help')");
+
+    /* Ours first, then whatever the caller preloads already. */
+    const char *lib = find_library();
+    const char *old = getenv("LD_PRELOAD");
+    char *preload;
+    if (asprintf(&preload, "%s%s%s", lib, old && *old ? ":" : "", old && *old ? old : "") < 0 ||
+        setenv("LD_PRELOAD", preload, 1) != 0)
+        die(2, "cannot set LD_PRELOAD: %s", strerror(errno));
+    execvp(argv[i], argv + i);
+    die(127, "cannot run %s: %s", argv[i], strerror(errno));
+}
+
+static int cmd_options(void)
+{
+    const char *name;
+    for (int i = 0; (name = ptalloc_option_name(i)) != NULL; i++) {
+        long v;
+        if (ptalloc_get_option(name, &v))
+            printf("%-22s %ld\n", name, v);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        die(2, "no command given (see 'ptalloc --help')");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "options") == 0) {
+        if (argc > 2)
+            die(2, "options: takes no arguments (got '%s')", argv[2]);
+        return cmd_options();
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("ptalloc %s\n", PTALLOC_VERSION);
+        return 0;
+    }
+    die(2, "unknown command '%s' (see 'ptalloc --help')", cmd);
+}
