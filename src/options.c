@@ -92,9 +92,11 @@ static int set(const struct option *o, long v)
     return 1;
 }
 
-static const struct option *find(const char *name, size_t len)
+/* The option called name (NULL for none, or a NULL name). */
+static const struct option *find(const char *name)
 {
-    for (size_t i = 0; i < NOPTIONS; i++)
+    size_t len = name ? str_len(name) : 0;
+    for (size_t i = 0; name && i < NOPTIONS; i++)
         if (str_len(options[i].name) == len && str_eqn(options[i].name, name, len))
             return &options[i];
     return NULL;
@@ -167,13 +169,13 @@ int options_mallopt(int param, int value)
  * range.  The caller holds the main arena's lock. */
 int options_set(const char *name, long value)
 {
-    const struct option *o = name ? find(name, str_len(name)) : NULL;
+    const struct option *o = find(name);
     return o ? set(o, value) : 0;
 }
 
 int options_get(const char *name, long *value)
 {
-    const struct option *o = name ? find(name, str_len(name)) : NULL;
+    const struct option *o = find(name);
     if (!o)
         return 0;
     size_t v = *field(o);
@@ -192,7 +194,7 @@ COLD PUBLIC const char *ptalloc_option_name(int i)
  * for a value that is malformed or out of the option's range. */
 COLD PUBLIC int ptalloc_parse_option(const char *name, const char *value, long *out)
 {
-    const struct option *o = name ? find(name, str_len(name)) : NULL;
+    const struct option *o = find(name);
     if (!o)
         return 0;
     long v;
