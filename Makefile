@@ -31,7 +31,7 @@ REL_OBJ := $(SRCS:src/%.c=build/obj/%.o)
 DBG_OBJ := $(SRCS:src/%.c=build/debug/obj/%.o)
 UBS_OBJ := $(SRCS:src/%.c=build/ubsan/obj/%.o)
 
-.PHONY: all lib cmd debug ubsan test test-quick demo bench fuzz install clean deps tests FORCE
+.PHONY: all lib cmd debug ubsan test test-quick demo bench fuzz install clean deps deps-cmd tests FORCE
 all: lib cmd
 cmd: build/ptalloc
 lib: build/libptalloc.so build/libptalloc.a
@@ -80,10 +80,16 @@ ubsan: build/ubsan/libptalloc.so
 
 # ---- the command -------------------------------------------------------
 # cmd/*.c, linked with libptalloc.a: the command runs on ptalloc itself.
+# Its symbolizer (cmd/symbols.c) is elfutils' libdw and libelf, with
+# libstdc++'s demangler; their Debian packages come first, installed when
+# missing (order-only and phony: checked on every make, relinking nothing).
 CMD_SRCS := $(wildcard cmd/*.c)
-build/ptalloc: $(CMD_SRCS) include/ptalloc.h build/libptalloc.a
+CMD_LIBS := -ldw -lelf -lstdc++
+deps-cmd:
+	@tools/deps.sh cmd
+build/ptalloc: $(CMD_SRCS) $(wildcard cmd/*.h) include/ptalloc.h build/libptalloc.a | deps-cmd
 	$(CC) -std=gnu11 -O2 -g -Iinclude -Wall -Wextra -Wno-unused-parameter $(CMD_SRCS) -o $@ \
-	  build/libptalloc.a -pthread
+	  build/libptalloc.a $(CMD_LIBS) -pthread
 
 # ---- tests -------------------------------------------------------------
 # tests/TESTS lists the tests; tests/run.sh runs them.  Its C tests,
@@ -103,7 +109,15 @@ build/tests/%: tests/%.c $(wildcard tests/*/*.h) include/ptalloc.h build/libptal
 	$(CC) $(TEST_CF) $< -o $@ \
 	  $(if $(filter $(LINKED_GROUPS),$(word 3,$(subst /, ,$@))),-Lbuild -lptalloc,) -ldl -lm
 
-tests: $(TEST_BINS) build/ptalloc
+# The symbolizer's test (tests/cmd/symbols.sh runs it) links cmd/symbols.c
+# as the command does; built PIE and not, whose load biases differ.
+SYM_TESTS := build/tests/cmd/symbols_test build/tests/cmd/symbols_test_nopie
+$(SYM_TESTS): tests/cmd/symbols_test.c cmd/symbols.c cmd/symbols.h tests/common/t.h | deps-cmd
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CF) -Wextra -Icmd $(if $(filter %_nopie,$@),-no-pie) tests/cmd/symbols_test.c cmd/symbols.c \
+	  -o $@ $(CMD_LIBS) -ldl
+
+tests: $(TEST_BINS) $(SYM_TESTS) build/ptalloc
 
 deps:
 	@tools/deps.sh test

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, when they are missing.
-# Only tests and benchmarks need them; the library depends on libc alone.
-#   tools/deps.sh test|bench|fuzz
+# Only the command, tests and benchmarks need them; the library depends
+# on libc alone.
+#   tools/deps.sh test|bench|fuzz|cmd
 set -eu
 case "${1:-test}" in
     test)  pkgs="python3 libpython3.11-testsuite sqlite3 git gcc valgrind clang libclang-rt-14-dev lua5.4 xz-utils zstd pigz" ;;
     bench) pkgs="libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 python3 valgrind" ;;
     fuzz)  pkgs="clang libclang-rt-14-dev" ;;
+    cmd)   pkgs="libdw-dev g++" ;;
     *) echo "deps.sh: unknown set $1" >&2; exit 2 ;;
 esac
 missing=""
