@@ -81,7 +81,7 @@ ubsan: build/ubsan/libptalloc.so
 # ---- the command -------------------------------------------------------
 # cmd/*.c, linked with libptalloc.a: the command runs on ptalloc itself.
 CMD_SRCS := $(wildcard cmd/*.c)
-build/ptalloc: $(CMD_SRCS) include/ptalloc.h build/libptalloc.a
+build/ptalloc: $(CMD_SRCS) $(wildcard cmd/*.h) include/ptalloc.h build/libptalloc.a
 	$(CC) -std=gnu11 -O2 -g -Iinclude -Wall -Wextra -Wno-unused-parameter $(CMD_SRCS) -o $@ \
 	  build/libptalloc.a -pthread
 
