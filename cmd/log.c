@@ -592,7 +592,7 @@ static void get_call(struct cur *c, struct stream *s, struct tlog_event *ev)
     }
 }
 
-static void get_modules(struct cur *c, struct stream *s, struct tlog_event *ev)
+static void get_modules(struct cur *c, struct stream *s)
 {
     uint64_t n = get_varint(c);
     free_modules(s->mods, s->nmods);
@@ -704,7 +704,7 @@ static int stream_decode(struct tlog *log, struct stream *s)
             break;
         }
         case TLOG_MODULES:
-            get_modules(&c, s, ev);
+            get_modules(&c, s);
             break;
         case TLOG_THREAD_EXIT: case TLOG_SNAPSHOT: case TLOG_SNAPSHOT_END: case TLOG_END:
             break;
