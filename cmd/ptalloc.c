@@ -3,6 +3,9 @@
  *
  *   ptalloc run [-o NAME=VALUE]... [--] PROG [ARGS...]
  *   ptalloc options
+ *   ptalloc show FILE [--at N] [--thread T] [--all] [--check]   (cmd/show.c)
+ *   ptalloc show FILE --walk K
+ *   ptalloc json FILE [--perfetto] [-o OUT]                      (cmd/json.c)
  *
  * `run` starts PROG on ptalloc (libptalloc.so preloaded in PROG's
  * environment only) with options set by name; each NAME=VALUE is checked
@@ -23,9 +26,32 @@
 #include <string.h>
 #include <unistd.h>
 #include "ptalloc.h"
+#include "cmds.h"
 
 #define USAGE "usage: ptalloc run [-o NAME=VALUE]... [--] PROG [ARGS...]\n" \
-              "       ptalloc options\n"
+              "       ptalloc options\n" \
+              "       ptalloc show FILE [--at N] [--thread T] [--all] [--check]\n" \
+              "       ptalloc show FILE --walk K\n" \
+              "       ptalloc json FILE [--perfetto] [-o OUT]\n" \
+              "\n" \
+              "run      start PROG on ptalloc with options set by name\n" \
+              "options  list the options with the values a program started here gets\n" \
+              "show     the heap rebuilt from a trace log (PTALLOC_TRACE=FILE) after its last\n" \
+              "         event, or after event N (events are numbered from 0 in time order);\n" \
+              "         --thread T: as thread T sees it (other threads' caches in use);\n" \
+              "         --all: every in-use chunk drawn; --check: list the contradictions\n" \
+              "         between log and rebuilt heap (exit 1 if any)\n" \
+              "show --walk K  the heap at the walk checkpoint with ordinal K, one chunk a\n" \
+              "         line in address order, as that ptalloc_walk call reported it:\n" \
+              "           ADDR SIZE WHERE BIN\n" \
+              "         ADDR 0x and 16 hex digits (the chunk header), SIZE decimal, WHERE\n" \
+              "         one of inuse tcache fastbin unsorted smallbin largebin top mmapped\n" \
+              "         fence (another thread's cache and remote batches are inuse), BIN the\n" \
+              "         bin index as struct ptalloc_chunk_info has it (-1 for none)\n" \
+              "json     the log as JSON (docs/TRACE-JSON.md); --perfetto: Chrome trace\n" \
+              "         events for ui.perfetto.dev and chrome://tracing\n" \
+              "\n" \
+              "A log that cannot be read is a one-line error and exit status 2.\n"
 
 static const char *prog_name = "ptalloc";
 
@@ -164,6 +190,10 @@ int main(int argc, char **argv)
             die(2, "options: takes no arguments (got '%s')", argv[2]);
         return cmd_options();
     }
+    if (strcmp(cmd, "show") == 0)
+        return cmd_show(argc - 1, argv + 1);
+    if (strcmp(cmd, "json") == 0)
+        return cmd_json(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(USAGE, stdout);
         return 0;

@@ -1,0 +1,17 @@
+/*
+ * The subcommands of ptalloc that live in files of their own; main() in
+ * cmd/ptalloc.c dispatches to them.  argv[0] is the subcommand's name.
+ */
+#ifndef PTALLOC_CMD_CMDS_H
+#define PTALLOC_CMD_CMDS_H
+
+int cmd_show(int argc, char **argv);        /* cmd/show.c */
+int cmd_json(int argc, char **argv);        /* cmd/json.c */
+
+/* "ptalloc SUB: FILE: message" (FILE left out when NULL) on stderr, exit 2. */
+void cmd_die(const char *sub, const char *file, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
+/* A number argument of an option, or cmd_die naming it. */
+unsigned long long cmd_number(const char *sub, const char *opt, const char *arg);
+
+#endif
