@@ -289,12 +289,13 @@ struct tlog *tlog_open(const char *path, char *err, size_t errlen)
     h->size = size;
 
     /* The segment index, and the calibration pairs. */
-    uint64_t nslots = (size - TLOG_HEADER_SIZE + TLOG_SEGMENT_SIZE - 1) / TLOG_SEGMENT_SIZE;
+    /* Segments start at 65536, the header's place being the first. */
+    uint64_t nslots = size > TLOG_SEGMENT_SIZE ? (size - 1) / TLOG_SEGMENT_SIZE : 0;
     log->segs = xrealloc(NULL, nslots * sizeof *log->segs);
     log->cal = xrealloc(NULL, (nslots + 1) * sizeof *log->cal);
     log->cal[log->ncal++] = (struct cal){ h->tsc0, h->ns0 };
     for (uint64_t k = 0; k < nslots; k++) {
-        uint64_t off = TLOG_HEADER_SIZE + k * TLOG_SEGMENT_SIZE;
+        uint64_t off = (k + 1) * TLOG_SEGMENT_SIZE;
         uint64_t len = size - off < TLOG_SEGMENT_SIZE ? size - off : TLOG_SEGMENT_SIZE;
         const uint8_t *s = map + off;
         /* A segment handed out but never started (the process died

@@ -3,6 +3,7 @@
  *
  *   ptalloc run [-o NAME=VALUE]... [--] PROG [ARGS...]
  *   ptalloc options
+ *   ptalloc trace [-o FILE] [--stack N] [--] PROG [ARGS...]
  *   ptalloc show FILE [--at N] [--thread T] [--all] [--check]   (cmd/show.c)
  *   ptalloc show FILE --walk K
  *   ptalloc json FILE [--perfetto] [-o OUT]                      (cmd/json.c)
@@ -12,30 +13,39 @@
  * first, as the library would read PTALLOC_<NAME>=VALUE from the
  * environment, so that a misspelt name or a value out of range is an
  * error here rather than silently ignored there.  `options` lists the
- * options with their values.
+ * options with their values.  `trace` runs PROG the same way with the
+ * library's trace log on (docs/TRACE-FORMAT.md) and says where it went.
  *
  * The command links libptalloc.a, so it runs on ptalloc itself and asks
  * the library for its options' names and ranges.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "ptalloc.h"
 #include "cmds.h"
 
 #define USAGE "usage: ptalloc run [-o NAME=VALUE]... [--] PROG [ARGS...]\n" \
               "       ptalloc options\n" \
+              "       ptalloc trace [-o FILE] [--stack N] [--] PROG [ARGS...]\n" \
               "       ptalloc show FILE [--at N] [--thread T] [--all] [--check]\n" \
               "       ptalloc show FILE --walk K\n" \
               "       ptalloc json FILE [--perfetto] [-o OUT]\n" \
               "\n" \
               "run      start PROG on ptalloc with options set by name\n" \
               "options  list the options with the values a program started here gets\n" \
+              "trace    run PROG on ptalloc and record every allocation call with the\n" \
+              "         allocator's decision in FILE (default ptalloc.PROG.PID.trace);\n" \
+              "         --stack N: N frames per call site (default 1, the caller)\n" \
               "show     the heap rebuilt from a trace log (PTALLOC_TRACE=FILE) after its last\n" \
               "         event, or after event N (events are numbered from 0 in time order);\n" \
               "         --thread T: as thread T sees it (other threads' caches in use);\n" \
@@ -133,6 +143,8 @@ static void set_option(const char *arg)
         die(2, "cannot set %s: %s", var, strerror(errno));
 }
 
+static void preload_library(void);
+
 static int cmd_run(int argc, char **argv)
 {
     int i = 1;
@@ -156,15 +168,116 @@ static int cmd_run(int argc, char **argv)
     if (i == argc)
         die(2, "run: no program given (see 'ptalloc --help')");
 
-    /* Ours first, then whatever the caller preloads already. */
+    preload_library();
+    execvp(argv[i], argv + i);
+    die(127, "cannot run %s: %s", argv[i], strerror(errno));
+}
+
+/* The program about to be executed preloads ptalloc: ours first, then
+ * whatever the caller preloads already. */
+static void preload_library(void)
+{
     const char *lib = find_library();
     const char *old = getenv("LD_PRELOAD");
     char *preload;
     if (asprintf(&preload, "%s%s%s", lib, old && *old ? ":" : "", old && *old ? old : "") < 0 ||
         setenv("LD_PRELOAD", preload, 1) != 0)
         die(2, "cannot set LD_PRELOAD: %s", strerror(errno));
-    execvp(argv[i], argv + i);
-    die(127, "cannot run %s: %s", argv[i], strerror(errno));
+}
+
+/* Runs PROG with PTALLOC_TRACE set in its environment alone (this
+ * command, on ptalloc itself, is not traced), waits for it and passes its
+ * exit status on; a program killed by a signal gives 128 + the signal, as
+ * a shell does. */
+static int cmd_trace(int argc, char **argv)
+{
+    const char *file = NULL;
+    long stack = 1;
+    int i = 1;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(argv[i], "-o") == 0) {
+            if (++i == argc)
+                die(2, "trace: -o needs a file name");
+            file = argv[i];
+        } else if (strcmp(argv[i], "--stack") == 0) {
+            if (++i == argc)
+                die(2, "trace: --stack needs a number of frames");
+            char *end;
+            errno = 0;
+            stack = strtol(argv[i], &end, 10);
+            if (errno || *end || end == argv[i] || stack < 1 || stack > 64)
+                die(2, "trace: --stack %s: expected a number of frames from 1 to 64", argv[i]);
+        } else if (argv[i][0] == '-') {
+            die(2, "trace: unknown flag %s (see 'ptalloc --help')", argv[i]);
+        } else {
+            break;
+        }
+    }
+    if (i == argc)
+        die(2, "trace: no program given (see 'ptalloc --help')");
+    char defname[PATH_MAX];
+    if (!file) {
+        const char *base = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
+        snprintf(defname, sizeof defname, "ptalloc.%s.%d.trace", base, (int)getpid());
+        file = defname;
+    }
+    /* The library opens the file; a directory that is not there, or not
+     * writable, is said here, before the program runs. */
+    FILE *probe = fopen(file, "w");
+    if (!probe)
+        die(2, "trace: cannot write %s: %s", file, strerror(errno));
+    fclose(probe);
+
+    preload_library();
+    char depth[16];
+    snprintf(depth, sizeof depth, "%ld", stack);
+    if (setenv("PTALLOC_TRACE", file, 1) != 0 || setenv("PTALLOC_TRACE_STACK", depth, 1) != 0)
+        die(2, "cannot set PTALLOC_TRACE: %s", strerror(errno));
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        die(2, "trace: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0)
+        die(2, "trace: cannot start %s: %s", argv[i], strerror(errno));
+    if (pid == 0) {
+        close(fds[0]);
+        execvp(argv[i], argv + i);
+        int err = errno;
+        if (write(fds[1], &err, sizeof err) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    close(fds[1]);
+    unsetenv("PTALLOC_TRACE");
+    /* ^C and ^\ are the program's to act on; this command waits for it. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    int err = 0;
+    ssize_t got = read(fds[0], &err, sizeof err);
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            die(2, "trace: %s", strerror(errno));
+    if (got == (ssize_t)sizeof err) {
+        unlink(file);
+        die(127, "cannot run %s: %s", argv[i], strerror(err));
+    }
+    struct stat st;
+    if (stat(file, &st) != 0 || st.st_size == 0) {
+        fprintf(stderr, "%s: trace: %s wrote no log to %s (is it a static program, or setuid?)\n",
+                prog_name, argv[i], file);
+        return 2;
+    }
+    fprintf(stderr, "%s: trace: log in %s (%lld bytes); 'ptalloc report %s' tells what is in it\n",
+            prog_name, file, (long long)st.st_size, file);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
 }
 
 static int cmd_options(void)
@@ -190,6 +303,8 @@ int main(int argc, char **argv)
             die(2, "options: takes no arguments (got '%s')", argv[2]);
         return cmd_options();
     }
+    if (strcmp(cmd, "trace") == 0)
+        return cmd_trace(argc - 1, argv + 1);
     if (strcmp(cmd, "show") == 0)
         return cmd_show(argc - 1, argv + 1);
     if (strcmp(cmd, "json") == 0)

@@ -140,6 +140,16 @@ void ptalloc_thread_flush(void);
  * every non-empty bin.  Writes to file descriptor fd; allocates nothing. */
 void ptalloc_print_heap(int fd);
 
+/* ---- Tracing ------------------------------------------------------------
+ * With PTALLOC_TRACE=FILE in the environment (or `ptalloc trace`), every
+ * call is recorded in FILE with the allocator's decision
+ * (docs/TRACE-FORMAT.md).  ptalloc_tracing says whether this process is
+ * being traced; ptalloc_trace_mark writes a labelled mark into the log (a
+ * point a report or `ptalloc show --at` can name).  Each ptalloc_walk is a
+ * checkpoint in the log too. */
+int  ptalloc_tracing(void);
+void ptalloc_trace_mark(const char *label);
+
 #ifdef __cplusplus
 }
 #endif

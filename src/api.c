@@ -12,6 +12,10 @@
 #include "tcache.h"
 #include "ptalloc.h"
 #include "vg.h"
+#include "trace.h"
+
+/* The caller's return address: the call site a trace records. */
+#define CALLER __builtin_return_address(0)
 
 /* The environment may not exist yet at the first allocation (the dynamic
  * loader allocates before libc is initialised); read it again once it
@@ -27,6 +31,7 @@ __attribute__((constructor)) static void read_options_late(void)
             vg_active = 0;
             tcache_flush();
         }
+        trace_start();
     }
 }
 
@@ -46,9 +51,9 @@ PUBLIC void *malloc(size_t n)
             e->key = 0;
             return e;
         }
-        return malloc_miss(n);
+        return malloc_miss(n, CALLER);
     }
-    return malloc_generic(n);
+    return malloc_generic(n, CALLER);
 }
 
 PUBLIC void free(void *mem)
@@ -66,7 +71,7 @@ PUBLIC void free(void *mem)
         size_t slot = sz >> 4;
         uintptr_t key = t->key;
         if (unlikely(--t->room[slot] < 0 || e->key == key || !aligned_ok((uintptr_t)mem))) {
-            free_refused(mem);
+            free_refused(mem, CALLER);
             return;
         }
         e->key = key;
@@ -74,7 +79,7 @@ PUBLIC void free(void *mem)
         t->head[slot] = e;
         return;
     }
-    free_generic(mem);
+    free_generic(mem, CALLER);
 }
 
 PUBLIC void cfree(void *mem) __attribute__((alias("free")));
@@ -83,6 +88,8 @@ PUBLIC void cfree(void *mem) __attribute__((alias("free")));
 
 PUBLIC void *calloc(size_t n, size_t size)
 {
+    if (trace_wanted())
+        return trace_calloc(n, size, CALLER);
     size_t bytes;
     if (unlikely(__builtin_mul_overflow(n, size, &bytes) || bytes > MAX_REQUEST)) {
         errno = ENOMEM;
@@ -103,6 +110,8 @@ PUBLIC void *calloc(size_t n, size_t size)
 
 PUBLIC void *realloc(void *mem, size_t n)
 {
+    if (trace_wanted())
+        return trace_realloc(mem, n, 0, 0, OP_REALLOC, CALLER);
     if (!mem)
         return malloc(n);
     if (n == 0) {
@@ -114,6 +123,8 @@ PUBLIC void *realloc(void *mem, size_t n)
 
 PUBLIC void *reallocarray(void *mem, size_t n, size_t size)
 {
+    if (trace_wanted())
+        return trace_realloc(mem, n * size, n, size, OP_REALLOCARRAY, CALLER);
     size_t bytes;
     if (__builtin_mul_overflow(n, size, &bytes)) {
         errno = ENOMEM;
@@ -126,11 +137,15 @@ PUBLIC void *reallocarray(void *mem, size_t n, size_t size)
 
 PUBLIC void *memalign(size_t align, size_t n)
 {
+    if (trace_wanted())
+        return trace_memalign(OP_MEMALIGN, align, n, NULL, NULL, CALLER);
     return memalign_generic(align, n);
 }
 
 PUBLIC void *aligned_alloc(size_t align, size_t n)
 {
+    if (trace_wanted())
+        return trace_memalign(OP_ALIGNED_ALLOC, align, n, NULL, NULL, CALLER);
     if (align == 0 || (align & (align - 1))) {
         errno = EINVAL;
         return NULL;
@@ -140,6 +155,11 @@ PUBLIC void *aligned_alloc(size_t align, size_t n)
 
 PUBLIC int posix_memalign(void **out, size_t align, size_t n)
 {
+    if (trace_wanted()) {
+        int err;
+        trace_memalign(OP_POSIX_MEMALIGN, align, n, out, &err, CALLER);
+        return err;
+    }
     if (align % sizeof(void *) != 0 || (align & (align - 1)) || align == 0)
         return EINVAL;
     void *mem = memalign_generic(align, n);
@@ -151,12 +171,16 @@ PUBLIC int posix_memalign(void **out, size_t align, size_t n)
 
 COLD PUBLIC void *valloc(size_t n)
 {
+    if (trace_wanted())
+        return trace_memalign(OP_VALLOC, 0, n, NULL, NULL, CALLER);
     ensure_init();
     return memalign_generic(os_pagesize, n);
 }
 
 COLD PUBLIC void *pvalloc(size_t n)
 {
+    if (trace_wanted())
+        return trace_memalign(OP_PVALLOC, 0, n, NULL, NULL, CALLER);
     ensure_init();
     size_t rounded = align_up(n, os_pagesize);
     if (n > SIZE_MAX - os_pagesize || rounded < n) {
@@ -182,12 +206,18 @@ PUBLIC size_t malloc_usable_size(void *mem)
 
 PUBLIC void free_sized(void *mem, size_t n)
 {
-    free(mem);
+    if (trace_wanted())
+        trace_free(mem, OP_FREE_SIZED, 0, n, CALLER);
+    else
+        free(mem);
 }
 
 PUBLIC void free_aligned_sized(void *mem, size_t align, size_t n)
 {
-    free(mem);
+    if (trace_wanted())
+        trace_free(mem, OP_FREE_ALIGNED_SIZED, align, n, CALLER);
+    else
+        free(mem);
 }
 
 /* glibc's internal names, which some programs and libraries call. */
@@ -204,6 +234,7 @@ PUBLIC void *__libc_pvalloc(size_t n) __attribute__((alias("pvalloc")));
 COLD PUBLIC int mallopt(int param, int value)
 {
     ensure_init();
+    int traced = trace_begin();
     vg_quiet();
     lock_acquire(&main_arena.lock);
     malloc_consolidate(&main_arena);
@@ -212,11 +243,14 @@ COLD PUBLIC int mallopt(int param, int value)
     vg_loud();
     if (r && param == M_PERTURB)
         tcache_flush();    /* this thread's cache now honours the setting */
+    trace_end(traced);
     return r;
 }
 
 COLD PUBLIC int malloc_trim(size_t pad)
 {
+    if (trace_wanted())
+        return trace_malloc_trim(pad, CALLER);
     ensure_init();
     vg_quiet();
     int released = sys_trim_all(pad);
@@ -229,11 +263,13 @@ COLD PUBLIC int malloc_trim(size_t pad)
 COLD PUBLIC int ptalloc_set_option(const char *name, long value)
 {
     ensure_init();
+    int traced = trace_begin();
     lock_acquire(&main_arena.lock);
     int ok = options_set(name, value);
     lock_release(&main_arena.lock);
     if (ok && str_eqn(name, "tcache", 6))
         tcache_flush();       /* the calling thread picks the new shape up */
+    trace_end(traced);
     return ok;
 }
 
@@ -244,5 +280,7 @@ COLD PUBLIC int ptalloc_get_option(const char *name, long *value)
 
 COLD PUBLIC void ptalloc_thread_flush(void)
 {
+    int traced = trace_begin();
     tcache_flush();
+    trace_end(traced);
 }

@@ -99,6 +99,11 @@ static void arena_link(arena_t *a)
         last = last->next;
     a->number = narenas++;
     __atomic_store_n(&last->next, a, __ATOMIC_RELEASE);
+    if (unlikely(trace_on)) {
+        trace_arena_new_slow(a, a->heap);
+        trace_sys_slow(TS_HEAP_NEW, a, a->heap, a->heap->size, NULL, 0);
+        trace_top_slow(a);
+    }
 }
 
 /* A new arena, at the start of a new sub-heap (heap.c draws it). */
@@ -362,6 +367,7 @@ static void arena_fork_prepare(void)
 
 static void arena_fork_parent(void)
 {
+    trace_fork_parent();
     if (!fork_locked)
         return;
     fork_holding = 0;
@@ -396,4 +402,5 @@ static void arena_fork_child(void)
      * about; this covers a fork its count of threads called single. */
     if (fork_locked && _IO_list_resetlock)
         _IO_list_resetlock();
+    trace_fork_child();
 }

@@ -327,6 +327,7 @@ COLD PUBLIC int ptalloc_check(int verbose)
     fmt_init(&out, buf, sizeof buf, 2);
     struct check_ctx c = { .verbose = verbose & PTALLOC_CHECK_VERBOSE, .out = &out };
     ensure_init();
+    int traced = trace_begin();
     vg_quiet();
     for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
         lock_acquire(&a->lock);
@@ -336,6 +337,7 @@ COLD PUBLIC int ptalloc_check(int verbose)
     check_tcache(&c, verbose & PTALLOC_CHECK_ALL_THREADS);
     check_mmapped(&c);
     vg_loud();
+    trace_end(traced);
     fmt_flush(&out);
     return c.problems;
 }

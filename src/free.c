@@ -48,6 +48,7 @@ static inline size_t merge_chunk(arena_t *a, chunk_t *p, size_t size, chunk_t *n
         size += nextsize;
         set_head(p, size | PREV_INUSE);
         a->top = p;
+        trace_top(a);
     }
     return size;
 }
@@ -81,6 +82,8 @@ NOINLINE void free_merge(arena_t *a, chunk_t *p, size_t size)
  * neighbours (or into the top). */
 void malloc_consolidate(arena_t *a)
 {
+    if (unlikely(trace_on))
+        trace_consolidate_slow(a);
     a->flags &= ~ARENA_HAVE_FASTCHUNKS;
     for (unsigned i = 0; i < NFASTBINS; i++) {
         chunk_t *p = a->fastbins[i];
@@ -159,8 +162,12 @@ static inline void free_chunk(void *mem)
  * registers (docs/DESIGN-MAP.md has what it saves).  Anything else - a
  * key that may mean a double free, threads, Valgrind, a chunk of another
  * arena - takes free_generic. */
-NOINLINE void free_refused(void *mem)
+NOINLINE void free_refused(void *mem, void *caller)
 {
+    if (trace_wanted()) {
+        trace_free(mem, OP_FREE, 0, 0, caller);
+        return;
+    }
     chunk_t *p = mem2chunk(mem);
     size_t size = chunksize(p);
     tc.room[size >> 4]++;
@@ -180,14 +187,18 @@ NOINLINE void free_refused(void *mem)
             tcache_spill(a, size >> 4);
         return;
     }
-    free_generic(mem);
+    free_generic(mem, NULL);
 }
 
 /* Everything free's fast path does not do.  free() keeps errno: the
  * system calls it may make (munmap, sbrk, madvise, futex) preserve it in
  * os.c. */
-NOINLINE void free_generic(void *mem)
+NOINLINE void free_generic(void *mem, void *caller)
 {
+    if (trace_wanted()) {
+        trace_free(mem, OP_FREE, 0, 0, caller);
+        return;
+    }
     if (unlikely(vg_active)) {
         vg_free(mem);
         vg_quiet();

@@ -35,6 +35,14 @@ int     os_secure(void);                          /* setuid: ignore environment 
 uint64_t os_random(void);
 int     os_ncpus(void);
 int     os_getpid(void);
+int     os_gettid(void);
+int     os_getppid(void);
+int     os_open(const char *path, int create);    /* -1 on failure; close-on-exec */
+long    os_read(int fd, void *buf, size_t n);      /* -errno on failure       */
+int     os_resize(int fd, uint64_t size);          /* ftruncate               */
+void   *os_map_shared(int fd, uint64_t off, size_t len);  /* NULL on failure  */
+void    os_close(int fd);
+uint64_t os_clock_ns(int realtime);               /* CLOCK_MONOTONIC / REALTIME */
 void    os_write(int fd, const char *s, size_t n);
 NORETURN void os_abort(void);
 
@@ -88,6 +96,9 @@ static inline int str_eqn(const char *a, const char *b, size_t n)
             return 0;
     return 1;
 }
+
+/* ---- trace.h, trace.c: the trace log's hooks ------------------------------- */
+#include "trace.h"
 
 /* ---- bins.h, bins.c: the arena's lists of free chunks ---------------------- */
 #include "bins.h"
@@ -210,16 +221,17 @@ int   sys_trim_all(size_t pad);                   /* malloc_trim           */
 char *main_segment_start(segment_t *s);
 
 /* ---- malloc.c: the malloc path -------------------------------------------- */
-void *malloc_generic(size_t n);          /* everything malloc's fast path is not */
-void *malloc_miss(size_t n);             /* the fast path's slot was empty    */
+/* caller: the call site a trace records; NULL from inside the library. */
+void *malloc_generic(size_t n, void *caller);  /* everything malloc's fast path is not */
+void *malloc_miss(size_t n, void *caller);     /* the fast path's slot was empty    */
 void *malloc_from_arena(size_t n, size_t align, bool zero);
 void *int_malloc(arena_t *a, size_t nb); /* lock held */
 void *split_top(arena_t *a, size_t nb);  /* lock held */
 void  perturb_alloc(void *mem, size_t n);
 
 /* ---- free.c: the free path --------------------------------------------------- */
-void  free_generic(void *mem);           /* everything free's fast path is not */
-void  free_refused(void *mem);           /* the fast path took a place, unused */
+void  free_generic(void *mem, void *caller);   /* everything free's fast path is not */
+void  free_refused(void *mem, void *caller);   /* the fast path took a place, unused */
 void  free_merge(arena_t *a, chunk_t *p, size_t size);   /* lock held */
 void  malloc_consolidate(arena_t *a);                    /* lock held */
 void  perturb_free(void *mem, size_t n);
@@ -239,6 +251,7 @@ static inline void fastbin_push(arena_t *a, chunk_t *p, size_t size)
     p->fd = protect_ptr(&p->fd, old);
     a->fastbins[idx] = p;
     a->flags |= ARENA_HAVE_FASTCHUNKS;
+    trace_set(p, size, W_FASTBIN);
 }
 
 /* Frees a non-mmapped chunk into arena a (lock held), past the caches: its

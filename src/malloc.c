@@ -59,6 +59,8 @@ void *split_top(arena_t *a, size_t nb)
     a->top = r;
     set_head(r, (size - nb) | PREV_INUSE);
     set_head(top, nb | PREV_INUSE | a->chunk_flag);
+    trace_decide(D_TOP);
+    trace_top(a);
     return hand_out(top, nb);
 }
 
@@ -78,6 +80,7 @@ static void *from_fastbin(arena_t *a, size_t nb)
     if (unlikely(fastbin_index(chunksize(victim)) != idx))
         malloc_error("malloc(): memory corruption (fast)");
     *fb = next;
+    trace_decide(D_FASTBIN);
     size_t slot = nb >> 4;
     if (slot < TCACHE_SLOTS && tc.state == TC_ACTIVE) {
         chunk_t *c;
@@ -105,6 +108,7 @@ static void *from_smallbin(arena_t *a, size_t nb)
     bin->bk = bck;
     bck->fd = bin;
     victim->size |= a->chunk_flag;
+    trace_decide(D_SMALLBIN);
     size_t slot = nb >> 4;
     if (slot < TCACHE_SLOTS && tc.state == TC_ACTIVE) {
         chunk_t *c;
@@ -181,6 +185,7 @@ void *int_malloc(arena_t *a, size_t nb)
             if (in_smallbin_range(nb) && bck == unsorted && victim == a->last_remainder &&
                 size > nb + MINSIZE) {
                 unsorted->bk = unsorted->fd = unsorted;
+                trace_decide(D_LAST_REMAINDER);
                 return split_and_return(a, victim, size, nb, 1);
             }
 
@@ -190,6 +195,7 @@ void *int_malloc(arena_t *a, size_t nb)
             if (size == nb) {
                 set_inuse_at(victim, size);
                 victim->size |= a->chunk_flag;
+                trace_decide(D_UNSORTED);
                 if (can_cache && tc.room[tslot] > 0) {
                     tcache_push(victim, tslot);
                     cached = 1;
@@ -206,8 +212,10 @@ void *int_malloc(arena_t *a, size_t nb)
                 fwd->bk = victim;
                 bin->fd = victim;
                 mark_bin(a, vi);
+                trace_set(victim, size, W_SMALLBIN);
             } else {
                 bin_insert_sorted(a, victim, size);
+                trace_set(victim, size, W_LARGEBIN);
             }
             if (cached && mp.tcache_unsorted_limit && (size_t)iters >= mp.tcache_unsorted_limit)
                 return tcache_pop(tslot);
@@ -230,6 +238,7 @@ void *int_malloc(arena_t *a, size_t nb)
                 if (victim != bin->bk && chunksize(victim->fd) == size)
                     victim = victim->fd;
                 unlink_chunk(a, victim);
+                trace_decide(D_LARGEBIN);
                 return split_and_return(a, victim, size, nb, 0);
             }
         }
@@ -254,6 +263,7 @@ void *int_malloc(arena_t *a, size_t nb)
             size_t size = chunksize(victim);
             ASSERT(size >= nb);
             unlink_chunk(a, victim);
+            trace_decide(D_BINMAP);
             return split_and_return(a, victim, size, nb, in_smallbin_range(nb));
         }
 
@@ -360,8 +370,10 @@ void *malloc_from_arena(size_t n, size_t align, bool zero)
  * the thread's arena, keeping one register where malloc_generic needs six
  * (docs/DESIGN-MAP.md has what it saves); anything else takes
  * malloc_generic.  A miss ends a run of overflowing frees (tcache.c). */
-NOINLINE void *malloc_miss(size_t n)
+NOINLINE void *malloc_miss(size_t n, void *caller)
 {
+    if (trace_wanted())
+        return trace_malloc(n, caller);
     arena_t *a = tc.arena;
     tc.overflows = 0;
     if (likely(n >= 9 && tc.head[tcache_slot_of_request(n)] == TC_END && a != NULL &&
@@ -371,18 +383,21 @@ NOINLINE void *malloc_miss(size_t n)
             return mem;
         return malloc_from_any_arena(n, 0, false);
     }
-    return malloc_generic(n);
+    return malloc_generic(n, NULL);
 }
 
 /* Everything malloc's fast path does not do; any caller may use it. */
-NOINLINE void *malloc_generic(size_t n)
+NOINLINE void *malloc_generic(size_t n, void *caller)
 {
+    if (trace_wanted())
+        return trace_malloc(n, caller);
     if (n <= TCACHE_MAX_REQUEST) {
         /* A non-empty slot is taken (tcache_pop checks its head: the fast
          * path stops at a misaligned one, a corrupted link).  Requests of
          * 0..8 bytes index slot 1, which stays empty: their chunks (32
          * bytes) are in slot 2. */
         size_t slot = tcache_slot_of_request(n);
+        trace_decide(D_TCACHE);
         if (unlikely(tc.head[slot] != TC_END))
             return tcache_pop(slot);
         if (n < 9 && tc.head[2] != TC_END)
@@ -390,6 +405,7 @@ NOINLINE void *malloc_generic(size_t n)
         tc.overflows = 0;               /* a miss ends a run of overflowing frees */
     } else if (n <= tcm.limit) {
         void *mem = tcache_mid_get(request2size(n));
+        trace_decide(D_TCACHE_MID);
         if (mem)
             return mem;
     }

@@ -13,7 +13,7 @@
 void *memalign_generic(size_t align, size_t n)
 {
     if (align <= MALLOC_ALIGNMENT)
-        return malloc_generic(n);
+        return malloc_generic(n, NULL);
     if (align > SIZE_MAX / 2 + 1) {
         errno = EINVAL;
         return NULL;

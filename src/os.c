@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <string.h>
 #include <signal.h>
+#include <time.h>
 #include <stdlib.h>
 #include "internal.h"
 
@@ -171,6 +172,57 @@ uint64_t os_random(void)
 int os_getpid(void)
 {
     return (int)sys6(SYS_getpid, 0, 0, 0, 0, 0, 0);
+}
+
+int os_gettid(void)
+{
+    return (int)sys6(SYS_gettid, 0, 0, 0, 0, 0, 0);
+}
+
+int os_getppid(void)
+{
+    return (int)sys6(SYS_getppid, 0, 0, 0, 0, 0, 0);
+}
+
+/* ---- files, for the trace log (trace.c) ---------------------------------- */
+
+int os_open(const char *path, int create)
+{
+    int flags = create ? O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC : O_RDONLY | O_CLOEXEC;
+    long fd = sys6(SYS_open, (long)path, flags, 0644, 0, 0, 0);
+    return fd < 0 ? -1 : (int)fd;
+}
+
+long os_read(int fd, void *buf, size_t n)
+{
+    long r;
+    do
+        r = sys6(SYS_read, fd, (long)buf, (long)n, 0, 0, 0);
+    while (r == -EINTR);
+    return r;
+}
+
+int os_resize(int fd, uint64_t size)
+{
+    return sys6(SYS_ftruncate, fd, (long)size, 0, 0, 0, 0) == 0 ? 0 : -1;
+}
+
+void *os_map_shared(int fd, uint64_t off, size_t len)
+{
+    long r = sys6(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (long)off);
+    return r < 0 && r > -4096 ? NULL : (void *)r;
+}
+
+void os_close(int fd)
+{
+    sys6(SYS_close, fd, 0, 0, 0, 0, 0);
+}
+
+uint64_t os_clock_ns(int realtime)
+{
+    struct timespec ts;
+    clock_gettime(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Online CPUs from /sys (the list form "0-3,6"), without allocating. */

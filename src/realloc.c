@@ -13,11 +13,11 @@
  * freed; NULL (mem intact) when there is no memory. */
 static void *move_block(void *mem, size_t n, size_t copy)
 {
-    void *m = malloc_generic(n);
+    void *m = malloc_generic(n, NULL);
     if (!m)
         return NULL;
     memcpy(m, mem, copy);
-    free_generic(mem);
+    free_generic(mem, NULL);
     return m;
 }
 
@@ -31,8 +31,10 @@ static void *realloc_mmapped(void *mem, chunk_t *p, size_t n, size_t nb)
     if (usable >= n && usable - n < os_pagesize)
         return mem;
     chunk_t *q = mmap_chunk_remap(p, nb);
-    if (q)
+    if (q) {
+        trace_decide(D_MREMAP);
         return chunk2mem(q);
+    }
     if (usable >= n)
         return mem;
     return move_block(mem, n, usable);
@@ -49,14 +51,14 @@ void *realloc_generic(void *mem, size_t n)
     if (unlikely(vg_active)) {
         /* Under Valgrind a block always moves, so memcheck sees each size;
          * the copy may read the chunk's slack past the old block: quiet. */
-        void *m = malloc_generic(n);
+        void *m = malloc_generic(n, NULL);
         if (!m)
             return NULL;
         vg_quiet();
         size_t usable = chunk_usable(p);
         memcpy(m, mem, n < usable ? n : usable);
         vg_loud();
-        free_generic(mem);
+        free_generic(mem, NULL);
         return m;
     }
     size_t oldsize = chunksize(p);
@@ -103,6 +105,7 @@ void *int_realloc(arena_t *a, chunk_t *oldp, size_t oldsize, size_t nb)
             chunk_t *r = chunk_at(oldp, nb);
             a->top = r;
             set_head(r, (oldsize + nextsize - nb) | PREV_INUSE);
+            trace_top(a);
             return chunk2mem(oldp);
         }
         if (next != a->top && !inuse_at(next, nextsize) && oldsize + nextsize >= nb) {

@@ -121,6 +121,7 @@ NOINLINE void remote_free(arena_t *a, chunk_t *p, size_t size)
     e->key = t->key;
     e->next = protect_ptr(&e->next, t->remote);
     t->remote = e;
+    trace_set(p, size, W_REMOTE);
     size_t bytes = t->remote_bytes += size;
     if (++t->remote_count >= t->remote_limit || bytes >= REMOTE_BATCH_BYTES)
         remote_flush();

@@ -74,6 +74,8 @@ void *mmap_chunk_alloc(size_t nb, size_t align)
     h->mapped = len;
     h->chunk_off = p->prev_size;
     mmap_register(h, len);
+    trace_sys(TS_MMAP, NULL, map, len);
+    trace_decide(D_MMAP);
     return mem;
 }
 
@@ -96,6 +98,8 @@ void mmap_chunk_free(chunk_t *p)
     mstats.n_mmaps--;
     mstats.mmapped_mem -= len;
     lock_release(&mmap_lock);
+    trace_set(h, len, W_GONE);
+    trace_sys(TS_MUNMAP, NULL, h, len);
     os_unmap(h, len);
 }
 
@@ -124,6 +128,11 @@ chunk_t *mmap_chunk_remap(chunk_t *p, size_t nb)
     lock_release(&mmap_lock);
     chunk_t *q = chunk_at(n, off);
     set_head(q, (len - off) | IS_MMAPPED);
+    if (unlikely(trace_on)) {
+        if (n != h)
+            trace_set_slow(h, old, W_GONE);
+        trace_sys_slow(TS_MREMAP, NULL, h, old, n, len);
+    }
     return q;
 }
 
@@ -177,12 +186,15 @@ static void close_top(arena_t *a, chunk_t *top, size_t size)
     chunk_t *f1 = chunk_at(top, keep);
     set_head(f1, (2 * SIZE_SZ) | PREV_INUSE);
     set_head(chunk_at(f1, 2 * SIZE_SZ), (2 * SIZE_SZ) | PREV_INUSE);
+    trace_set(f1, 2 * SIZE_SZ, W_FENCE);
+    trace_set(chunk_at(f1, 2 * SIZE_SZ), 2 * SIZE_SZ, W_FENCE);
     if (keep >= MINSIZE) {
         set_head(top, keep | (top->size & PREV_INUSE) | a->chunk_flag);
         int_free(a, top, keep);
     } else if (keep) {
         /* Too small to be a chunk: a third fence-post. */
         set_head(top, (2 * SIZE_SZ) | PREV_INUSE);
+        trace_set(top, 2 * SIZE_SZ, W_FENCE);
     }
 }
 
@@ -208,6 +220,7 @@ static void main_new_segment(arena_t *a, char *base, size_t len, size_t mapped)
     size_t oldsize = chunksize(old);
     a->top = top;
     set_head(top, topsize | PREV_INUSE);
+    trace_top(a);
     close_top(a, old, oldsize);
 }
 
@@ -228,9 +241,11 @@ static int main_grow(arena_t *a, size_t nb)
         brk = os_sbrk((intptr_t)size);
 
     if (brk != (char *)-1) {
+        trace_sys(TS_BRK, a, brk, size);
         if (oldsize && brk == old_end && a->segments && a->segments->end == old_end) {
             set_head(old, (oldsize + size) | PREV_INUSE);
             a->segments->end += size;
+            trace_top(a);
         } else {
             /* The first sbrk, or someone else moved the break. */
             main_new_segment(a, brk, size, 0);
@@ -246,6 +261,7 @@ static int main_grow(arena_t *a, size_t nb)
         if (!m)
             return 0;
         a->flags |= ARENA_NONCONTIGUOUS;
+        trace_sys(TS_SEGMENT, a, m, len);
         main_new_segment(a, m, len, len);
         size = len;
     }
@@ -266,6 +282,8 @@ static int sub_heap_grow(arena_t *a, size_t nb)
         a->system_mem += h->size - before;
         note_regrowth(a, h->size - before);
         set_head(old, (size_t)((char *)h + h->size - (char *)old) | PREV_INUSE);
+        trace_sys(TS_HEAP_GROW, a, h, h->size);
+        trace_top(a);
     } else {
         heap_info_t *n = heap_new(nb + MINSIZE + sizeof(heap_info_t), mp.top_pad);
         if (!n)
@@ -279,6 +297,8 @@ static int sub_heap_grow(arena_t *a, size_t nb)
         chunk_t *top = (chunk_t *)heap_chunks_start(n);
         a->top = top;
         set_head(top, (size_t)((char *)n + n->size - (char *)top) | PREV_INUSE);
+        trace_sys(TS_HEAP_NEW, a, n, n->size);
+        trace_top(a);
         close_top(a, old, oldsize);
     }
     if (a->system_mem > a->max_system_mem)
@@ -314,6 +334,7 @@ static void purge_idle(arena_t *a)
             uintptr_t to = align_down((uintptr_t)p + size, os_pagesize);
             if (to > from) {
                 os_purge((void *)from, to - from);
+                trace_sys(TS_MADVISE, a, (void *)from, to - from);
                 calls++;
             }
             *stamp = PURGED;
@@ -379,11 +400,14 @@ static int sub_heap_trim(arena_t *a, size_t pad)
         a->system_mem -= h->size;
         a->heap = prev;
         a->nheaps--;
+        trace_set(h, h->size, W_GONE);
+        trace_sys(TS_HEAP_UNMAP, a, h, h->size);
         heap_unmap(h);
         h = prev;
         top = p;
         set_head(top, newsize | PREV_INUSE);
         a->top = top;
+        trace_top(a);
         released = 1;
     }
 
@@ -396,6 +420,8 @@ static int sub_heap_trim(arena_t *a, size_t pad)
     a->system_mem -= extra;
     note_trim(a, extra, false);
     set_head(top, (size - extra) | PREV_INUSE);
+    trace_sys(TS_HEAP_SHRINK, a, h, h->size);
+    trace_top(a);
     return 1;
 }
 
@@ -417,8 +443,10 @@ int sys_trim(arena_t *a, size_t pad)
     if (s->mapped) {
         /* An mmapped segment cannot shrink in place; its pages can go. */
         char *from = (char *)align_up((uintptr_t)top + MINSIZE + pad, os_pagesize);
-        if (from < s->end)
+        if (from < s->end) {
+            trace_sys(TS_MADVISE, a, from, (size_t)(s->end - from));
             return os_purge(from, (size_t)(s->end - from)) == 0;
+        }
         return 0;
     }
     char *cur = os_sbrk(0);
@@ -436,6 +464,8 @@ int sys_trim(arena_t *a, size_t pad)
     note_trim(a, released, dense);
     s->end = now;
     set_head(top, (size - released) | PREV_INUSE);
+    trace_sys(TS_SBRK_SHRINK, a, now, released);
+    trace_top(a);
     return 1;
 }
 
@@ -453,8 +483,10 @@ static int release_free_pages(arena_t *a, size_t pad)
             /* Keep the header and links (the first 48 bytes) intact. */
             uintptr_t from = align_up((uintptr_t)p + sizeof(chunk_t), os_pagesize);
             uintptr_t to = align_down((uintptr_t)p + size, os_pagesize);
-            if (to > from && os_purge((void *)from, to - from) == 0)
+            if (to > from && os_purge((void *)from, to - from) == 0) {
+                trace_sys(TS_MADVISE, a, (void *)from, to - from);
                 released = 1;
+            }
         }
     }
     /* And the top's interior past pad bytes (sys_trim may hand the tail
@@ -464,8 +496,10 @@ static int release_free_pages(arena_t *a, size_t pad)
         return released;
     uintptr_t from = align_up((uintptr_t)top + sizeof(chunk_t) + pad, os_pagesize);
     uintptr_t to = align_down((uintptr_t)top + chunksize(top), os_pagesize);
-    if (to > from && os_purge((void *)from, to - from) == 0)
+    if (to > from && os_purge((void *)from, to - from) == 0) {
+        trace_sys(TS_MADVISE, a, (void *)from, to - from);
         released = 1;
+    }
     return released;
 }
 

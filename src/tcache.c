@@ -19,9 +19,12 @@ static int exit_key_ok;
 
 static void thread_exit(void *unused)
 {
+    int traced = trace_begin();
     tcache_flush();
     tc.state = TC_DEAD;
     arena_thread_exit();
+    if (traced)
+        trace_thread_exit(traced);
 }
 
 /* The thread-exit hook (a pthread key's destructor) is set up once the
@@ -228,6 +231,7 @@ NOINLINE void tcache_spill(arena_t *a, size_t slot)
         e->key = 0;
         p->fd = protect_ptr(&p->fd, top);   /* the same word as e->next */
         top = p;
+        trace_set(p, size, W_FASTBIN);
         e = next;
         moved++;
     }

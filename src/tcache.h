@@ -39,6 +39,7 @@ static inline void tcache_push(chunk_t *p, size_t slot)
     e->next = protect_ptr(&e->next, tc.head[slot]);
     tc.head[slot] = e;
     tc.room[slot]--;
+    trace_set(p, slot << 4, W_TCACHE);
 }
 
 /* Pops the first entry of a non-empty slot. */
@@ -69,6 +70,7 @@ static inline int tcache_mid_put(chunk_t *p, size_t size)
     e->key = tc.key;
     e->next = NULL;
     *slot = e;
+    trace_set(p, size, W_TCACHE);
     return 1;
 }
 

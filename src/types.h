@@ -311,6 +311,12 @@ typedef struct tcache {
     size_t      remote_bytes;
     uint32_t    remote_count;
     uint32_t    remote_limit;   /* chunks per batch; 0 = no batching   */
+    /* Tracing (trace.c).  decision: where the current allocation came
+     * from, written by the paths that decide (one store, tracing or not);
+     * in_trace: inside a traced call, whose record the wrapper writes. */
+    uint8_t     decision;
+    uint8_t     in_trace;
+    struct trace_thread *trace;
 } tcache_t;
 
 #define TC_END ((tc_entry_t *)1)

@@ -354,6 +354,7 @@ COLD PUBLIC void ptalloc_print_heap(int fd)
 {
     char buf[4096];
     fmtbuf_t b;
+    int traced = trace_begin();
     introspection_start();
     vg_quiet();
     fmt_init(&b, buf, sizeof buf, fd);
@@ -397,40 +398,50 @@ COLD PUBLIC void ptalloc_print_heap(int fd)
     }
     fmt_flush(&b);
     vg_loud();
+    trace_end(traced);
 }
 
 COLD PUBLIC int ptalloc_walk(ptalloc_walk_fn fn, void *arg)
 {
+    int traced = trace_begin();
     introspection_start();
+    trace_walk_checkpoint();
     vg_quiet();
     int r = walk_all(fn, arg);
     vg_loud();
+    trace_end(traced);
     return r;
 }
 
 COLD PUBLIC int ptalloc_locate(const void *mem, struct ptalloc_chunk_info *out)
 {
+    int traced = trace_begin();
     introspection_start();
     vg_quiet();
     int r = locate(mem, out);
     vg_loud();
+    trace_end(traced);
     return r;
 }
 
 COLD PUBLIC size_t ptalloc_bin(int arena, int kind, int index, void **out, size_t max)
 {
+    int traced = trace_begin();
     introspection_start();
     vg_quiet();
     size_t r = bin_contents(arena, kind, index, out, max);
     vg_loud();
+    trace_end(traced);
     return r;
 }
 
 COLD PUBLIC int ptalloc_arena_info(int n, struct ptalloc_arena_info *out)
 {
+    int traced = trace_begin();
     introspection_start();
     vg_quiet();
     int r = describe_arena(n, out);
     vg_loud();
+    trace_end(traced);
     return r;
 }

@@ -188,7 +188,7 @@ class Log:
                                     1_700_000_000_000_000_000, 4096, 1, 0, 0))
         if header_patch:
             header_patch(hdr)
-        out = bytearray(hdr)
+        out = bytearray(hdr) + bytes(SEG - HDR)   # segments start at 65536
         places = {}
         for i, (tsc, th, seq, data, tags, _) in enumerate(segs):
             off = len(out)
@@ -387,7 +387,7 @@ def corrupt(kind, out):
         places, segs = g.write(out, header_patch=patch)
     if kind == 'segmagic':
         data = bytearray(open(out, 'rb').read())
-        off = HDR + SEG          # the file's second segment
+        off = 2 * SEG            # the file's second segment
         data[off:off + 4] = b'PTAX'
         open(out, 'wb').write(data)
         expect = 'corrupt at byte %d: bad segment magic (file segment 1)' % off

@@ -25,6 +25,9 @@ malloc sysmem    malloc asks the system for memory; the system hands it out from
 free tcache      free fills the cache; a flushed or spilled cache frees into the arena
 free remote      free hands other arenas' chunks to the remote batch; collecting them frees
 malloc memalign  memalign's arena step over-allocates with int_malloc; malloc's way into an arena serves aligned requests with it
+api trace        the public functions hand a traced call to its recording wrapper, which runs the public function
+arena trace      the trace writes the thread's state and takes the locks arena.c defines; arenas, threads and fork are recorded
+trace walk       a trace starts with a snapshot, a heap walk; each ptalloc_walk is a checkpoint in the trace
 "
 
 edges=$(for o in "$objs"/*.o; do
