@@ -117,7 +117,14 @@ $(SYM_TESTS): tests/cmd/symbols_test.c cmd/symbols.c cmd/symbols.h tests/common/
 	$(CC) $(TEST_CF) -Wextra -Icmd $(if $(filter %_nopie,$@),-no-pie) tests/cmd/symbols_test.c cmd/symbols.c \
 	  -o $@ $(CMD_LIBS) -ldl
 
-tests: $(TEST_BINS) $(SYM_TESTS) build/ptalloc
+# The programs tests/cmd/trace.sh traces: plain programs, run with the
+# variant's library preloaded (they find ptalloc's calls with dlsym).
+TRACE_PROGS := $(patsubst tests/cmd/%.c,build/tests/cmd/%,$(wildcard tests/cmd/trace_*.c))
+$(TRACE_PROGS): build/tests/cmd/%: tests/cmd/%.c include/ptalloc.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CF) -Wextra -Wno-unused-parameter $< -o $@ -ldl
+
+tests: $(TEST_BINS) $(SYM_TESTS) $(TRACE_PROGS) build/ptalloc
 
 deps:
 	@tools/deps.sh test

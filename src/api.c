@@ -37,6 +37,8 @@ __attribute__((constructor)) static void read_options_late(void)
 
 /* ---- malloc and free ------------------------------------------------------------ */
 
+static void free_null(void *caller);
+
 /* A tcache hit costs a bound check, a shift, one test of the head (empty
  * slots end in a misaligned marker) and the pop. */
 PUBLIC void *malloc(size_t n)
@@ -58,8 +60,10 @@ PUBLIC void *malloc(size_t n)
 
 PUBLIC void free(void *mem)
 {
-    if (unlikely(!mem))
+    if (unlikely(!mem)) {
+        free_null(CALLER);
         return;
+    }
     chunk_t *p = mem2chunk(mem);
     size_t sz = p->size;
     tc_entry_t *e = mem;
@@ -83,6 +87,13 @@ PUBLIC void free(void *mem)
 }
 
 PUBLIC void cfree(void *mem) __attribute__((alias("free")));
+
+/* free(NULL) does nothing, but a trace records it. */
+static NOINLINE void free_null(void *caller)
+{
+    if (trace_wanted())
+        trace_free(NULL, OP_FREE, 0, 0, caller);
+}
 
 /* ---- calloc, realloc ------------------------------------------------------------ */
 

@@ -66,7 +66,6 @@ static inline void unsorted_insert(arena_t *a, chunk_t *p, size_t size, const ch
         p->fd_nextsize = p->bk_nextsize = NULL;
     bck->fd = p;
     fwd->bk = p;
-    trace_set(p, size, W_UNSORTED);
 }
 
 /* Idle pages.  A free chunk of PURGE_MIN_CHUNK bytes or more, when sorted

@@ -44,6 +44,7 @@ static inline size_t merge_chunk(arena_t *a, chunk_t *p, size_t size, chunk_t *n
         unsorted_insert(a, p, size, unsorted_msg);
         set_head(p, size | PREV_INUSE);
         set_foot(p, size);
+        trace_set(p, size, W_UNSORTED);
     } else {
         size += nextsize;
         set_head(p, size | PREV_INUSE);
@@ -105,8 +106,9 @@ void malloc_consolidate(arena_t *a)
 
 /* ---- the generic free ------------------------------------------------------- */
 
-/* free_generic's work on chunk p of mem, Valgrind aside. */
-static inline void free_chunk(void *mem)
+/* free_generic's work on chunk p of mem, Valgrind aside; traced: the
+ * trace's hooks on (as int_malloc's two copies, malloc.c). */
+static inline __attribute__((always_inline)) void free_chunk(void *mem, bool traced)
 {
     chunk_t *p = mem2chunk(mem);
     size_t size = chunksize(p);
@@ -126,8 +128,11 @@ static inline void free_chunk(void *mem)
     if (size >= TCACHE_MID_MIN && size < TCACHE_MID_END) {
         if (unlikely(tc.state == TC_UNINIT))
             tcache_thread_init();
-        if (size < tcm.end && tcache_mid_put(p, size))
+        if (size < tcm.end && tcache_mid_put_quiet(p, size)) {
+            if (traced)
+                trace_set_slow(p, size, W_TCACHE);
             return;
+        }
     }
     /* The cache: not set up yet, room in it (a caller other than free's
      * fast path), or the key is there (a double free, or user data that
@@ -151,7 +156,9 @@ static inline void free_chunk(void *mem)
     if (unlikely(tc.remote != NULL) && __libc_single_threaded)
         remote_flush();                 /* the last batch, once alone */
     lock_acquire(&a->lock);             /* no-op while single-threaded */
-    int_free(a, p, size);
+    int_free_quiet(a, p, size);
+    if (traced && size <= mp.max_fast)
+        trace_set_slow(p, size, W_FASTBIN);
     lock_release(&a->lock);
 }
 
@@ -161,13 +168,10 @@ static inline void free_chunk(void *mem)
  * bins: this path makes no call it must come back from, so it keeps no
  * registers (docs/DESIGN-MAP.md has what it saves).  Anything else - a
  * key that may mean a double free, threads, Valgrind, a chunk of another
- * arena - takes free_generic. */
-NOINLINE void free_refused(void *mem, void *caller)
+ * arena - takes free_generic.  Written once with a `traced` flag, as
+ * int_malloc is (malloc.c): the plain copy has no hook. */
+static inline __attribute__((always_inline)) void free_refused_steps(void *mem, bool traced)
 {
-    if (trace_wanted()) {
-        trace_free(mem, OP_FREE, 0, 0, caller);
-        return;
-    }
     chunk_t *p = mem2chunk(mem);
     size_t size = chunksize(p);
     tc.room[size >> 4]++;
@@ -182,7 +186,9 @@ NOINLINE void free_refused(void *mem, void *caller)
             free_merge(a, p, size);
             return;
         }
-        fastbin_push(a, p, size);
+        fastbin_push_quiet(a, p, size);
+        if (traced)
+            trace_set_slow(p, size, W_FASTBIN);
         if (++tc.overflows >= SPILL_AFTER_OVERFLOWS)
             tcache_spill(a, size >> 4);
         return;
@@ -190,21 +196,50 @@ NOINLINE void free_refused(void *mem, void *caller)
     free_generic(mem, NULL);
 }
 
+/* While tracing: a call from the program is recorded (trace.c), one from
+ * inside a recorded call takes the traced copy. */
+static COLD NOINLINE void free_refused_traced(void *mem, void *caller)
+{
+    if (!tc.in_trace)
+        trace_free(mem, OP_FREE, 0, 0, caller);
+    else
+        free_refused_steps(mem, true);
+}
+
+NOINLINE void free_refused(void *mem, void *caller)
+{
+    if (unlikely(trace_on)) {
+        free_refused_traced(mem, caller);
+        return;
+    }
+    free_refused_steps(mem, false);
+}
+
 /* Everything free's fast path does not do.  free() keeps errno: the
  * system calls it may make (munmap, sbrk, madvise, futex) preserve it in
  * os.c. */
-NOINLINE void free_generic(void *mem, void *caller)
+static COLD NOINLINE void free_watched(void *mem, void *caller)
 {
     if (trace_wanted()) {
         trace_free(mem, OP_FREE, 0, 0, caller);
         return;
     }
-    if (unlikely(vg_active)) {
+    if (vg_active) {
         vg_free(mem);
         vg_quiet();
-        free_chunk(mem);
+        free_chunk(mem, trace_on);
         vg_loud();
         return;
     }
-    free_chunk(mem);
+    free_chunk(mem, true);
+}
+
+NOINLINE void free_generic(void *mem, void *caller)
+{
+    /* Valgrind or the trace watching: the copy that tells them. */
+    if (unlikely(vg_active | trace_on)) {
+        free_watched(mem, caller);
+        return;
+    }
+    free_chunk(mem, false);
 }

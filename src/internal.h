@@ -236,8 +236,9 @@ void  free_merge(arena_t *a, chunk_t *p, size_t size);   /* lock held */
 void  malloc_consolidate(arena_t *a);                    /* lock held */
 void  perturb_free(void *mem, size_t n);
 
-/* Pushes a fastbin-size chunk onto its fastbin (lock held). */
-static inline void fastbin_push(arena_t *a, chunk_t *p, size_t size)
+/* Pushes a fastbin-size chunk onto its fastbin (lock held); _quiet: with
+ * no trace hook, for a caller that has its own. */
+static inline void fastbin_push_quiet(arena_t *a, chunk_t *p, size_t size)
 {
     check_next_header(a, chunk_at(p, size), true);
     if (unlikely(mp.perturb))
@@ -251,12 +252,24 @@ static inline void fastbin_push(arena_t *a, chunk_t *p, size_t size)
     p->fd = protect_ptr(&p->fd, old);
     a->fastbins[idx] = p;
     a->flags |= ARENA_HAVE_FASTCHUNKS;
+}
+static inline void fastbin_push(arena_t *a, chunk_t *p, size_t size)
+{
+    fastbin_push_quiet(a, p, size);
     trace_set(p, size, W_FASTBIN);
 }
 
 /* Frees a non-mmapped chunk into arena a (lock held), past the caches: its
  * fastbin, or merged into the unsorted bin or the top.  The pointer checks
- * (check_free_pointer) are the caller's. */
+ * (check_free_pointer) are the caller's.  _quiet: a fastbin push is not
+ * traced (the caller does it). */
+static inline void int_free_quiet(arena_t *a, chunk_t *p, size_t size)
+{
+    if (size <= mp.max_fast)
+        fastbin_push_quiet(a, p, size);
+    else
+        free_merge(a, p, size);
+}
 static inline void int_free(arena_t *a, chunk_t *p, size_t size)
 {
     if (size <= mp.max_fast)

@@ -8,12 +8,32 @@
  * In the arena (int_malloc, lock held): fastbin, small bin, then sorting
  * the unsorted bin, best fit in a large bin, the binmap search, and last
  * the top chunk or the system.
+ *
+ * The arena's steps are written once, with a `traced` flag: int_malloc
+ * is the copy without tracing, in which every hook compiles away, and
+ * int_malloc_traced (cold) the copy that records each decision and each
+ * chunk it moves (trace.h).  A hook left in the plain copy would cost a
+ * test each time, and worse, the registers a call needs kept across it.
  */
 #include <errno.h>
 #include <string.h>
 #include "internal.h"
 #include "tcache.h"
 #include "vg.h"
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* The traced copy's hooks; nothing in the plain one. */
+static ALWAYS_INLINE void decide(bool traced, unsigned decision)
+{
+    if (traced)
+        trace_decide(decision);
+}
+static ALWAYS_INLINE void moved(bool traced, const chunk_t *p, size_t size, unsigned where)
+{
+    if (traced)
+        trace_set_slow(p, size, where);
+}
 
 void perturb_alloc(void *mem, size_t n)
 {
@@ -26,13 +46,15 @@ static inline void *hand_out(chunk_t *p, size_t nb)
     void *mem = chunk2mem(p);
     ASSERT(aligned_ok((uintptr_t)mem));
     ASSERT(chunksize(p) >= nb && inuse(p) && !chunk_is_mmapped(p));
-    perturb_alloc(mem, nb - SIZE_SZ);
+    if (unlikely(mp.perturb))
+        perturb_alloc(mem, nb - SIZE_SZ);
     return mem;
 }
 
 /* Split nb bytes off the front of free chunk p (already out of its bin);
  * the remainder goes to the unsorted bin. */
-static void *split_and_return(arena_t *a, chunk_t *p, size_t size, size_t nb, int remember)
+static ALWAYS_INLINE void *split_and_return(arena_t *a, chunk_t *p, size_t size, size_t nb,
+                                             int remember, bool traced)
 {
     size_t rsize = size - nb;
     if (rsize < MINSIZE) {
@@ -47,11 +69,14 @@ static void *split_and_return(arena_t *a, chunk_t *p, size_t size, size_t nb, in
     set_head(p, nb | PREV_INUSE | a->chunk_flag);
     set_head(r, rsize | PREV_INUSE);
     set_foot(r, rsize);
+    moved(traced, r, rsize, W_UNSORTED);
     return hand_out(p, nb);
 }
 
-/* Splits nb bytes off the top chunk, which holds at least nb + MINSIZE. */
-void *split_top(arena_t *a, size_t nb)
+/* Splits nb bytes off the top chunk, which holds at least nb + MINSIZE.
+ * Inline in int_malloc, which takes the top most often; sys_malloc takes
+ * the out-of-line copy below. */
+static ALWAYS_INLINE void *take_top(arena_t *a, size_t nb, bool traced)
 {
     chunk_t *top = a->top;
     size_t size = chunksize(top);
@@ -59,13 +84,18 @@ void *split_top(arena_t *a, size_t nb)
     a->top = r;
     set_head(r, (size - nb) | PREV_INUSE);
     set_head(top, nb | PREV_INUSE | a->chunk_flag);
-    trace_decide(D_TOP);
-    trace_top(a);
+    decide(traced, D_TOP);
+    moved(traced, r, size - nb, W_TOP);
     return hand_out(top, nb);
 }
 
+void *split_top(arena_t *a, size_t nb)
+{
+    return unlikely(trace_on) ? take_top(a, nb, true) : take_top(a, nb, false);
+}
+
 /* Fastbin pop; fills the thread's cache with more of the same size. */
-static void *from_fastbin(arena_t *a, size_t nb)
+static ALWAYS_INLINE void *from_fastbin(arena_t *a, size_t nb, bool traced)
 {
     unsigned idx = fastbin_index(nb);
     chunk_t **fb = &a->fastbins[idx];
@@ -80,7 +110,7 @@ static void *from_fastbin(arena_t *a, size_t nb)
     if (unlikely(fastbin_index(chunksize(victim)) != idx))
         malloc_error("malloc(): memory corruption (fast)");
     *fb = next;
-    trace_decide(D_FASTBIN);
+    decide(traced, D_FASTBIN);
     size_t slot = nb >> 4;
     if (slot < TCACHE_SLOTS && tc.state == TC_ACTIVE) {
         chunk_t *c;
@@ -88,14 +118,15 @@ static void *from_fastbin(arena_t *a, size_t nb)
             if (unlikely(misaligned_chunk(c)))
                 malloc_error("malloc(): unaligned fastbin chunk detected 3");
             *fb = reveal_ptr(&c->fd);
-            tcache_push(c, slot);
+            tcache_push_quiet(c, slot);
+            moved(traced, c, nb, W_TCACHE);
         }
     }
     return hand_out(victim, nb);
 }
 
 /* Small bin: exact size, taken from the back (FIFO). */
-static void *from_smallbin(arena_t *a, size_t nb)
+static ALWAYS_INLINE void *from_smallbin(arena_t *a, size_t nb, bool traced)
 {
     chunk_t *bin = bin_at(a, smallbin_index(nb));
     chunk_t *victim = bin->bk;
@@ -108,7 +139,7 @@ static void *from_smallbin(arena_t *a, size_t nb)
     bin->bk = bck;
     bck->fd = bin;
     victim->size |= a->chunk_flag;
-    trace_decide(D_SMALLBIN);
+    decide(traced, D_SMALLBIN);
     size_t slot = nb >> 4;
     if (slot < TCACHE_SLOTS && tc.state == TC_ACTIVE) {
         chunk_t *c;
@@ -120,13 +151,14 @@ static void *from_smallbin(arena_t *a, size_t nb)
             c->size |= a->chunk_flag;
             bin->bk = bck;
             bck->fd = bin;
-            tcache_push(c, slot);
+            tcache_push_quiet(c, slot);
+            moved(traced, c, nb, W_TCACHE);
         }
     }
     return hand_out(victim, nb);
 }
 
-static void check_unsorted(arena_t *a, chunk_t *victim, size_t size)
+static ALWAYS_INLINE void check_unsorted(arena_t *a, chunk_t *victim, size_t size)
 {
     chunk_t *next = chunk_at(victim, size);
     if (unlikely(victim->size <= 2 * SIZE_SZ || size > a->system_mem))
@@ -143,18 +175,18 @@ static void check_unsorted(arena_t *a, chunk_t *victim, size_t size)
 
 #define MAX_UNSORTED_ITERS 10000
 
-void *int_malloc(arena_t *a, size_t nb)
+static ALWAYS_INLINE void *int_malloc_steps(arena_t *a, size_t nb, bool traced)
 {
     void *mem;
     unsigned idx;
 
     a->mallocs++;
     remote_take(a, a == tc.arena);
-    if (nb <= mp.max_fast && (mem = from_fastbin(a, nb)))
+    if (nb <= mp.max_fast && (mem = from_fastbin(a, nb, traced)))
         return mem;
 
     if (in_smallbin_range(nb)) {
-        if ((mem = from_smallbin(a, nb)))
+        if ((mem = from_smallbin(a, nb, traced)))
             return mem;
         idx = smallbin_index(nb);
     } else {
@@ -185,8 +217,8 @@ void *int_malloc(arena_t *a, size_t nb)
             if (in_smallbin_range(nb) && bck == unsorted && victim == a->last_remainder &&
                 size > nb + MINSIZE) {
                 unsorted->bk = unsorted->fd = unsorted;
-                trace_decide(D_LAST_REMAINDER);
-                return split_and_return(a, victim, size, nb, 1);
+                decide(traced, D_LAST_REMAINDER);
+                return split_and_return(a, victim, size, nb, 1, traced);
             }
 
             unsorted->bk = bck;
@@ -195,9 +227,10 @@ void *int_malloc(arena_t *a, size_t nb)
             if (size == nb) {
                 set_inuse_at(victim, size);
                 victim->size |= a->chunk_flag;
-                trace_decide(D_UNSORTED);
+                decide(traced, D_UNSORTED);
                 if (can_cache && tc.room[tslot] > 0) {
-                    tcache_push(victim, tslot);
+                    tcache_push_quiet(victim, tslot);
+                    moved(traced, victim, size, W_TCACHE);
                     cached = 1;
                     continue;
                 }
@@ -212,10 +245,10 @@ void *int_malloc(arena_t *a, size_t nb)
                 fwd->bk = victim;
                 bin->fd = victim;
                 mark_bin(a, vi);
-                trace_set(victim, size, W_SMALLBIN);
+                moved(traced, victim, size, W_SMALLBIN);
             } else {
                 bin_insert_sorted(a, victim, size);
-                trace_set(victim, size, W_LARGEBIN);
+                moved(traced, victim, size, W_LARGEBIN);
             }
             if (cached && mp.tcache_unsorted_limit && (size_t)iters >= mp.tcache_unsorted_limit)
                 return tcache_pop(tslot);
@@ -238,8 +271,8 @@ void *int_malloc(arena_t *a, size_t nb)
                 if (victim != bin->bk && chunksize(victim->fd) == size)
                     victim = victim->fd;
                 unlink_chunk(a, victim);
-                trace_decide(D_LARGEBIN);
-                return split_and_return(a, victim, size, nb, 0);
+                decide(traced, D_LARGEBIN);
+                return split_and_return(a, victim, size, nb, 0, traced);
             }
         }
 
@@ -263,8 +296,8 @@ void *int_malloc(arena_t *a, size_t nb)
             size_t size = chunksize(victim);
             ASSERT(size >= nb);
             unlink_chunk(a, victim);
-            trace_decide(D_BINMAP);
-            return split_and_return(a, victim, size, nb, in_smallbin_range(nb));
+            decide(traced, D_BINMAP);
+            return split_and_return(a, victim, size, nb, in_smallbin_range(nb), traced);
         }
 
         /* The top. */
@@ -272,11 +305,23 @@ void *int_malloc(arena_t *a, size_t nb)
         if (unlikely(size > a->system_mem))
             malloc_error("malloc(): corrupted top size");
         if (size >= nb + MINSIZE)
-            return split_top(a, nb);
+            return take_top(a, nb, traced);
         if (!have_fastchunks(a))
             return sys_malloc(a, nb);
         malloc_consolidate(a);
     }
+}
+
+static COLD NOINLINE void *int_malloc_traced(arena_t *a, size_t nb)
+{
+    return int_malloc_steps(a, nb, true);
+}
+
+void *int_malloc(arena_t *a, size_t nb)
+{
+    if (unlikely(trace_on))
+        return int_malloc_traced(a, nb);
+    return int_malloc_steps(a, nb, false);
 }
 
 /* ---- the generic malloc ------------------------------------------------------ */
@@ -369,11 +414,11 @@ void *malloc_from_arena(size_t n, size_t align, bool zero)
  * empty: in a single-threaded program the request then goes straight to
  * the thread's arena, keeping one register where malloc_generic needs six
  * (docs/DESIGN-MAP.md has what it saves); anything else takes
- * malloc_generic.  A miss ends a run of overflowing frees (tcache.c). */
+ * malloc_generic.  A miss ends a run of overflowing frees (tcache.c).
+ * While tracing, a thread's cache state is TC_TRACED between calls, so a
+ * call from the program goes on to malloc_generic, which records it. */
 NOINLINE void *malloc_miss(size_t n, void *caller)
 {
-    if (trace_wanted())
-        return trace_malloc(n, caller);
     arena_t *a = tc.arena;
     tc.overflows = 0;
     if (likely(n >= 9 && tc.head[tcache_slot_of_request(n)] == TC_END && a != NULL &&
@@ -383,14 +428,12 @@ NOINLINE void *malloc_miss(size_t n, void *caller)
             return mem;
         return malloc_from_any_arena(n, 0, false);
     }
-    return malloc_generic(n, NULL);
+    return malloc_generic(n, caller);
 }
 
 /* Everything malloc's fast path does not do; any caller may use it. */
 NOINLINE void *malloc_generic(size_t n, void *caller)
 {
-    if (trace_wanted())
-        return trace_malloc(n, caller);
     if (n <= TCACHE_MAX_REQUEST) {
         /* A non-empty slot is taken (tcache_pop checks its head: the fast
          * path stops at a misaligned one, a corrupted link).  Requests of
@@ -410,13 +453,19 @@ NOINLINE void *malloc_generic(size_t n, void *caller)
             return mem;
     }
     ensure_init();
+    /* A cache not in use: not set up yet, or parked while tracing (the
+     * steps above found it empty: trace.c), and the call is recorded. */
+    if (unlikely(tc.state != TC_ACTIVE)) {
+        if (trace_wanted())
+            return trace_malloc(n, caller);
+        if (tc.state == TC_UNINIT)
+            tcache_thread_init();
+    } else if (unlikely(!tc.hooked) && !__libc_single_threaded) {
+        tcache_hook_late();
+    }
     if (unlikely(n > MAX_REQUEST)) {
         errno = ENOMEM;
         return NULL;
     }
-    if (unlikely(tc.state == TC_UNINIT))
-        tcache_thread_init();
-    else if (unlikely(!tc.hooked) && !__libc_single_threaded)
-        tcache_hook_late();
     return from_arena(n, 0, false);
 }

@@ -420,6 +420,7 @@ static int sub_heap_trim(arena_t *a, size_t pad)
     a->system_mem -= extra;
     note_trim(a, extra, false);
     set_head(top, (size - extra) | PREV_INUSE);
+    trace_set((char *)h + h->size, extra, W_GONE);
     trace_sys(TS_HEAP_SHRINK, a, h, h->size);
     trace_top(a);
     return 1;
@@ -464,6 +465,7 @@ int sys_trim(arena_t *a, size_t pad)
     note_trim(a, released, dense);
     s->end = now;
     set_head(top, (size - released) | PREV_INUSE);
+    trace_set(now, released, W_GONE);
     trace_sys(TS_SBRK_SHRINK, a, now, released);
     trace_top(a);
     return 1;

@@ -231,7 +231,6 @@ NOINLINE void tcache_spill(arena_t *a, size_t slot)
         e->key = 0;
         p->fd = protect_ptr(&p->fd, top);   /* the same word as e->next */
         top = p;
-        trace_set(p, size, W_FASTBIN);
         e = next;
         moved++;
     }
@@ -241,4 +240,6 @@ NOINLINE void tcache_spill(arena_t *a, size_t slot)
     a->fastbins[idx] = top;
     a->flags |= ARENA_HAVE_FASTCHUNKS;
     tc.room[slot] += moved;
+    if (unlikely(trace_on))
+        trace_fastbin_run(top, size, moved);
 }

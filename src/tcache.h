@@ -31,7 +31,9 @@ static inline size_t tcache_slot_of_request(size_t n)
     return (n + SIZE_SZ + MALLOC_ALIGN_MASK) >> 4;
 }
 
-static inline void tcache_push(chunk_t *p, size_t slot)
+/* tcache_push without the trace hook, for int_malloc, which has its own
+ * (malloc.c). */
+static inline void tcache_push_quiet(chunk_t *p, size_t slot)
 {
     tc_entry_t *e = (tc_entry_t *)chunk2mem(p);
     ASSERT(chunksize(p) == slot << 4 && tc.room[slot] > 0);
@@ -39,6 +41,11 @@ static inline void tcache_push(chunk_t *p, size_t slot)
     e->next = protect_ptr(&e->next, tc.head[slot]);
     tc.head[slot] = e;
     tc.room[slot]--;
+}
+
+static inline void tcache_push(chunk_t *p, size_t slot)
+{
+    tcache_push_quiet(p, slot);
     trace_set(p, slot << 4, W_TCACHE);
 }
 
@@ -57,7 +64,7 @@ static inline void *tcache_pop(size_t slot)
 /* The mid-size cache (types.h).  Put: a chunk of size TCACHE_MID_MIN or
  * more, below TCACHE_MID_END; 0 when its class is taken.  A chunk that is
  * there already is a double free. */
-static inline int tcache_mid_put(chunk_t *p, size_t size)
+static inline int tcache_mid_put_quiet(chunk_t *p, size_t size)
 {
     tc_entry_t *e = (tc_entry_t *)chunk2mem(p);
     tc_entry_t **slot = &tcm.slot[TCACHE_MID_CLASS_OF_CHUNK(size)];
@@ -70,6 +77,12 @@ static inline int tcache_mid_put(chunk_t *p, size_t size)
     e->key = tc.key;
     e->next = NULL;
     *slot = e;
+    return 1;
+}
+static inline int tcache_mid_put(chunk_t *p, size_t size)
+{
+    if (!tcache_mid_put_quiet(p, size))
+        return 0;
     trace_set(p, size, W_TCACHE);
     return 1;
 }

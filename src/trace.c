@@ -46,7 +46,10 @@ enum {
 };
 
 typedef struct trace_thread {
-    /* The thread's cache while it is parked (see above). */
+    /* The thread's cache while it is parked (see above), its state and
+     * the mid-size cache's limit (0 while parked: nothing is served). */
+    int         state;
+    size_t      mid_limit;
     int32_t     room[TCACHE_SLOTS];
     tc_entry_t *head[TCACHE_SLOTS];
     /* The segment being written. */
@@ -236,6 +239,8 @@ static trace_thread_t *state_of_thread(void)
         return NULL;
     memcpy(t->room, tc.room, sizeof t->room);
     memcpy(t->head, tc.head, sizeof t->head);
+    t->state = tc.state;
+    t->mid_limit = tcm.limit;
     tc.trace = t;
     uint8_t *p = record_begin(t, 16);
     if (p) {
@@ -252,6 +257,8 @@ static trace_thread_t *enter(void)
     if (likely(t != NULL)) {
         memcpy(tc.room, t->room, sizeof tc.room);
         memcpy(tc.head, t->head, sizeof tc.head);
+        tc.state = (uint16_t)t->state;
+        tcm.limit = t->mid_limit;
     } else {
         t = state_of_thread();
     }
@@ -272,6 +279,10 @@ static void leave(trace_thread_t *t)
         memcpy(t->head, tc.head, sizeof t->head);
         memcpy(tc.room, empty_cache.room, sizeof tc.room);
         memcpy(tc.head, empty_cache.head, sizeof tc.head);
+        t->state = tc.state;
+        tc.state = TC_TRACED;
+        t->mid_limit = tcm.limit;
+        tcm.limit = 0;
     }
     tc.in_trace = 0;
 }
@@ -431,6 +442,13 @@ void trace_set_slow(const void *chunk, size_t size, unsigned where)
     p = put_addr(t, p, a);
     p = put_u(p, size >> 4);
     record_end(t, R_SET + where, p);
+}
+
+/* The n chunks a spill moved to a fastbin, from its head. */
+void trace_fastbin_run(const chunk_t *first, size_t size, int n)
+{
+    for (const chunk_t *p = first; n-- > 0 && p; p = reveal_ptr(&p->fd))
+        trace_set_slow(p, size, W_FASTBIN);
 }
 
 void trace_top_slow(const arena_t *a)
@@ -888,6 +906,8 @@ void trace_thread_exit(int began)
         return;
     write_small(R_THREAD_EXIT, 0, 0);
     leave(t);
+    tc.state = (uint16_t)t->state;
+    tcm.limit = t->mid_limit;
     tc.trace = NULL;
     if (t->seg)
         os_unmap(t->seg, SEGMENT_SIZE);
@@ -935,6 +955,8 @@ void trace_fork_child(void)
         if (t) {
             memcpy(tc.room, t->room, sizeof tc.room);
             memcpy(tc.head, t->head, sizeof tc.head);
+            tc.state = (uint16_t)t->state;
+            tcm.limit = t->mid_limit;
         }
         return;
     }

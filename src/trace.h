@@ -61,6 +61,7 @@ void trace_sys_slow(unsigned kind, const arena_t *a, const void *addr, size_t le
                     const void *addr2, size_t len2);
 void trace_consolidate_slow(const arena_t *a);
 void trace_arena_new_slow(const arena_t *a, const void *heap);
+void trace_fastbin_run(const chunk_t *first, size_t size, int n);
 
 /* The chunk at p, size bytes, is now in state `where`. */
 static inline void trace_set(const void *p, size_t size, unsigned where)

@@ -292,7 +292,8 @@ typedef struct mmap_stats {
  * Every slot's list ends in TC_END, not NULL: a misaligned value, so the
  * one alignment check of malloc's fast path also sees an empty slot.  The
  * thread-local image starts with every head at TC_END. */
-enum { TC_UNINIT = 0, TC_ACTIVE, TC_BUSY, TC_DEAD };
+enum { TC_UNINIT = 0, TC_ACTIVE, TC_BUSY, TC_DEAD,
+       TC_TRACED };      /* the cache is parked while tracing (trace.c) */
 
 typedef struct tcache {
     int32_t     room[TCACHE_SLOTS];  /* free places left in each slot      */

@@ -401,11 +401,26 @@ COLD PUBLIC void ptalloc_print_heap(int fd)
     trace_end(traced);
 }
 
+/* What was handed over to every arena, put away: a traced walk's
+ * checkpoint comes after it, so that the log has the chunks where the
+ * walk finds them. */
+static COLD void collect_all(void)
+{
+    for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
+        lock_acquire(&a->lock);
+        remote_take(a, false);
+        lock_release(&a->lock);
+    }
+}
+
 COLD PUBLIC int ptalloc_walk(ptalloc_walk_fn fn, void *arg)
 {
     int traced = trace_begin();
     introspection_start();
-    trace_walk_checkpoint();
+    if (trace_on) {
+        collect_all();
+        trace_walk_checkpoint();
+    }
     vg_quiet();
     int r = walk_all(fn, arg);
     vg_loud();
