@@ -51,6 +51,7 @@ struct lstats {
     struct subheap *heaps;          /* sub-heaps' committed sizes */
     size_t nheaps, capheaps;
     uint64_t forks, first_ns, last_ns;
+    uint64_t arenas;                /* highest arena number used, plus 1 */
     int threads;
 };
 
@@ -121,6 +122,9 @@ static void stats_add(struct lstats *s, const struct tlog_event *ev, int counted
         }
     } else if (ev->type == TLOG_FORK) {
         s->forks++;
+    } else if (ev->type == TLOG_ARENA || ev->type == TLOG_ARENA_NEW) {
+        if (ev->arena + 1 > s->arenas)
+            s->arenas = ev->arena + 1;
     } else if (counted && tlog_is_call(ev->type)) {
         s->calls++;
         s->by_type[ev->type]++;
@@ -372,6 +376,11 @@ static void translate(struct translation *tr)
             tr->snapshot_state = 2;
         } else if (ev.type == TLOG_SET && tr->snapshot_state == 1) {
             translate_snapshot_chunk(tr, &ev);
+            /* The heap the log starts with is the snapshot's chunks, free
+             * ones and the top included. */
+            tr->rec.heap += ev.size;
+            if (tr->rec.heap > tr->rec.heap_peak)
+                tr->rec.heap_peak = tr->rec.heap;
         } else if (ev.type == TLOG_THREAD_EXIT) {
             /* The main thread cannot end before the replay does: its
              * cache stays (said in the report). */
@@ -411,8 +420,11 @@ static const struct { const char *key; size_t off; } result_keys[] = {
 static const char *driver_path(void)
 {
     const char *env = getenv("PTALLOC_REPLAY_DRIVER");
-    if (env && *env)
+    if (env && *env) {
+        if (access(env, X_OK) != 0)
+            cmd_die(SUB, NULL, "PTALLOC_REPLAY_DRIVER=%s: %s", env, strerror(errno));
         return env;
+    }
     static char path[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", path, sizeof path - 32);
     if (n <= 0)
@@ -666,18 +678,27 @@ static void print_text(const struct report *r)
     printf("\n%-26s %14s %14s\n", "", "recorded", "replay");
     printf("%-26s %14llu %14llu\n", "calls", (unsigned long long)r->tr->h.calls,
            (unsigned long long)r->res.calls);
+    /* The record's time is the whole program's, from its first event
+     * to its last. */
     printf("%-26s %14s %14s%s\n", "time (wall)", ms(sub_sat(rec->last_ns, rec->first_ns), b1, sizeof b1),
-           ms(r->res.wall_ns, b2, sizeof b2), r->traced ? "   (replay traced)" : "");
+           ms(r->res.wall_ns, b2, sizeof b2),
+           r->rec_threads > 1 ? "   (threads: mostly handoffs)" : r->traced ? "   (replay traced)" : "");
     printf("%-26s %14s %14s\n", "time (CPU)", "-", ms(r->res.cpu_ns, b1, sizeof b1));
     printf("%-26s %14s %14s   (at start %s)\n", "peak RSS", "-",
            human(r->res.rss_peak_kb * 1024, b1, sizeof b1), human(r->res.rss_start_kb * 1024, b2, sizeof b2));
     printf("%-26s %14s %14s\n", "final RSS", "-", human(r->res.rss_final_kb * 1024, b1, sizeof b1));
-    printf("%-26s %14s %14s\n", "heap at peak",
-           human(rec->heap_peak, b1, sizeof b1),
-           r->traced ? human(rep->heap_peak, b2, sizeof b2) : human(r->res.arena_max_system, b3, sizeof b3));
+    /* Untraced, only the arenas' own peaks are known, not the mapped
+     * chunks' at the same moment. */
+    printf("%-26s %14s %14s\n", "heap at peak", human(rec->heap_peak, b1, sizeof b1),
+           r->traced ? human(rep->heap_peak, b2, sizeof b2) : "-");
+    if (!r->traced)
+        printf("%-26s %14s %14s\n", "arenas at their peaks", "-",
+               human(r->res.arena_max_system, b3, sizeof b3));
     printf("%-26s %14s %14s\n", "heap at the end", human(rec->heap, b1, sizeof b1),
            human(r->res.heap_final, b2, sizeof b2));
     if (r->traced) {
+        printf("%-26s %14llu %14llu%s\n", "arenas used", (unsigned long long)rec->arenas,
+               (unsigned long long)rep->arenas, rec->arenas > rep->arenas ? "   (see below)" : "");
         printf("%-26s %14llu %14llu\n", "system calls", (unsigned long long)rec->sys_total,
                (unsigned long long)rep->sys_total);
         for (int k = 1; k < TLOG_SYS_COUNT; k++)
@@ -699,6 +720,9 @@ static void print_text(const struct report *r)
         if (c->only_record || c->only_replay)
             printf("  unpaired: %llu calls only in the record, %llu only in the replay\n",
                    (unsigned long long)c->only_record, (unsigned long long)c->only_replay);
+        if (rec->arenas > rep->arenas)
+            printf("  fewer arenas: a thread moves to another arena when it finds its arena's\n"
+                   "  lock taken, and the replay runs one call at a time: no lock is ever taken\n");
         if (c->thread_mismatch)
             printf("  %llu calls ran on another replay thread than the first call of their "
                    "recorded thread\n", (unsigned long long)c->thread_mismatch);
@@ -769,7 +793,10 @@ static void print_json(const struct report *r)
     printf("\"rss\":{\"start\":%llu,\"peak\":%llu,\"final\":%llu,\"minor_faults\":%llu},",
            (unsigned long long)s->rss_start_kb * 1024, (unsigned long long)s->rss_peak_kb * 1024,
            (unsigned long long)s->rss_final_kb * 1024, (unsigned long long)s->minor_faults);
-    printf("\"heap\":{\"recorded_peak\":%llu,\"recorded_end\":%llu,", (unsigned long long)rec->heap_peak,
+    printf("\"arenas\":{\"recorded\":%llu", (unsigned long long)rec->arenas);
+    if (r->traced)
+        printf(",\"replay\":%llu", (unsigned long long)rep->arenas);
+    printf("},\"heap\":{\"recorded_peak\":%llu,\"recorded_end\":%llu,", (unsigned long long)rec->heap_peak,
            (unsigned long long)rec->heap);
     if (r->traced)
         printf("\"peak\":%llu,", (unsigned long long)rep->heap_peak);

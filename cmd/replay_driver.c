@@ -203,7 +203,8 @@ enum { IDLE, WORK, QUIT };
 struct worker {
     int state;                      /* IDLE, WORK, QUIT: the futex word */
     int started;
-    struct rp_op op;
+    const struct rp_op *ops;        /* a run of this thread's operations */
+    size_t nops;
     pthread_t thread;
 };
 
@@ -243,7 +244,8 @@ static void *worker_main(void *arg)
         int s = wait_change(&w->state, IDLE);
         if (s == QUIT)
             break;
-        run_op(&w->op);
+        for (size_t i = 0; i < w->nops; i++)
+            run_op(&w->ops[i]);
         __atomic_store_n(&w->state, IDLE, __ATOMIC_RELEASE);
         futex_wake(&w->state);
     }
@@ -270,9 +272,11 @@ static struct worker *worker_of(uint32_t t)
     return w;
 }
 
-static void handoff(struct worker *w, const struct rp_op *op)
+/* Runs ops[0..n) on w's thread; they stay in the buffer until it is done. */
+static void handoff(struct worker *w, const struct rp_op *ops, size_t n)
 {
-    w->op = *op;
+    w->ops = ops;
+    w->nops = n;
     __atomic_store_n(&w->state, WORK, __ATOMIC_RELEASE);
     futex_wake(&w->state);
     wait_change(&w->state, WORK);
@@ -373,11 +377,12 @@ int main(int argc, char **argv)
     while (done < h.ops) {
         size_t want = h.ops - done < BATCH ? (size_t)(h.ops - done) : BATCH;
         read_all(ops_fd, buf, want * sizeof *buf, "operations");
+        for (size_t i = 0; i < want; i++)
+            if (buf[i].thread >= nthreads)
+                fail("operation %llu: thread %u of %u: corrupt",
+                     (unsigned long long)(done + i), buf[i].thread, nthreads);
         for (size_t i = 0; i < want; i++) {
             const struct rp_op *op = &buf[i];
-            if (op->thread >= nthreads)
-                fail("operation %llu: thread %u of %u: corrupt",
-                     (unsigned long long)(done + i), op->thread, nthreads);
             /* The snapshot's chunks come first; they are not the
              * record's calls. */
             if ((op->type == RP_PRE) != in_pre) {
@@ -391,10 +396,18 @@ int main(int argc, char **argv)
             }
             if (op->type != RP_PRE)
                 calls++;
-            if (op->thread == 0)
+            if (op->thread == 0) {
                 run_op(op);
-            else
-                handoff(worker_of(op->thread), op);
+                continue;
+            }
+            /* The calls that follow on the same thread go with this one:
+             * one handoff for a run, not one per call. */
+            size_t n = 1;
+            while (i + n < want && buf[i + n].thread == op->thread && buf[i + n].type < RP_PRE)
+                n++;
+            calls += n - 1;
+            handoff(worker_of(op->thread), op, n);
+            i += n - 1;
         }
         done += want;
     }
