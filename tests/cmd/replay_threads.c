@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define T 4
-#define N 2000
+#define N 1000
 static void *handed[T][N];
 static pthread_barrier_t barrier;
 
@@ -22,7 +22,7 @@ static void *work(void *arg)
     int me = (int)(intptr_t)arg;
     uint32_t s = 12345u + (uint32_t)me;
     void *mine[64] = { 0 };
-    for (int step = 0; step < 20000; step++) {
+    for (int step = 0; step < 6000; step++) {
         s = s * 1103515245u + 12345u;
         int i = (int)((s >> 8) % 64);
         if (mine[i]) {
