@@ -247,7 +247,8 @@ struct translation {
     uint64_t pre;                   /* chunks of the first snapshot */
     int snapshot_state;             /* 0 before, 1 inside, 2 after the first snapshot */
     int saw_end, forked_child;
-    uint64_t main_exit_event;       /* thread 0's exit (not replayed), 0 if none */
+    int main_exited;                /* thread 0 ended (not replayed) ... */
+    uint64_t main_exit_event;       /* ... at this event */
 };
 
 static void emit(struct translation *tr, const struct rp_op *op)
@@ -385,8 +386,9 @@ static void translate(struct translation *tr)
             /* The main thread cannot end before the replay does: its
              * cache stays (said in the report). */
             if (ev.thread == 0) {
-                if (!tr->main_exit_event)
-                    tr->main_exit_event = ev.number ? ev.number : 1;
+                if (!tr->main_exited)
+                    tr->main_exit_event = ev.number;
+                tr->main_exited = 1;
             } else {
                 struct rp_op op = { .type = RP_EXIT, .thread = (uint16_t)ev.thread,
                                     .slot = RP_NONE, .old = RP_NONE };
@@ -665,7 +667,7 @@ static void print_text(const struct report *r)
         printf("note: %llu chunks in use when the log started (its first snapshot) were allocated "
                "first%s\n", (unsigned long long)r->tr->pre,
                r->hdr->flags & 1 ? " (a forked child's log: its parent's heap)" : "");
-    if (r->tr->main_exit_event)
+    if (r->tr->main_exited)
         printf("note: the record's main thread ended at event %llu before other threads did; "
                "the replay's main thread cannot, its cache stays\n",
                (unsigned long long)r->tr->main_exit_event);

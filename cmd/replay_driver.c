@@ -223,14 +223,17 @@ static void futex_wake(int *word)
 }
 
 /* Waits until *word is no longer `value`: a short spin first, as the
- * other side is usually quick (one allocation call). */
+ * other side is often quick (a few allocation calls).  Short: with fewer
+ * CPUs than threads, a longer spin measured slower, not faster. */
 static int wait_change(int *word, int value)
 {
     int v;
     for (int spin = 0; spin < 200; spin++) {
         if ((v = __atomic_load_n(word, __ATOMIC_ACQUIRE)) != value)
             return v;
+#if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
+#endif
     }
     while ((v = __atomic_load_n(word, __ATOMIC_ACQUIRE)) == value)
         futex_wait(word, value);
