@@ -108,8 +108,11 @@ int main(void)
         free(blk[i]);
         blk[i] = NULL;
     }
-    /* Phase 3: the aligned allocators (alignments up to a page: see
-     * replay.sh), realloc to 0 and of NULL, free(NULL). */
+    /* Phase 3: the aligned allocators, realloc to 0 and of NULL,
+     * free(NULL).  Alignments up to a page only: the heap starts at a
+     * page boundary that moves from run to run, so where a larger
+     * alignment falls in it - and the free piece cut off before the
+     * aligned chunk - differs between the record and the replay. */
     void *a[64];
     for (int i = 0; i < 64; i++) {
         size_t al = (size_t)16 << (i % 9), n = 24 + (size_t)i * 40;
