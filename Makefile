@@ -33,7 +33,7 @@ UBS_OBJ := $(SRCS:src/%.c=build/ubsan/obj/%.o)
 
 .PHONY: all lib cmd debug ubsan test test-quick demo bench fuzz install clean deps deps-cmd tests FORCE
 all: lib cmd
-cmd: build/ptalloc
+cmd: build/ptalloc build/ptalloc-replay
 lib: build/libptalloc.so build/libptalloc.a
 
 # Introspection is cold: its functions are marked COLD and the linker
@@ -83,13 +83,18 @@ ubsan: build/ubsan/libptalloc.so
 # Its symbolizer (cmd/symbols.c) is elfutils' libdw and libelf, with
 # libstdc++'s demangler; their Debian packages come first, installed when
 # missing (order-only and phony: checked on every make, relinking nothing).
-CMD_SRCS := $(wildcard cmd/*.c)
+CMD_SRCS := $(filter-out cmd/replay_driver.c,$(wildcard cmd/*.c))
 CMD_LIBS := -ldw -lelf -lstdc++
 deps-cmd:
 	@tools/deps.sh cmd
 build/ptalloc: $(CMD_SRCS) $(wildcard cmd/*.h) include/ptalloc.h build/libptalloc.a | deps-cmd
 	$(CC) -std=gnu11 -O2 -g -Iinclude -Wall -Wextra -Wno-unused-parameter $(CMD_SRCS) -o $@ \
 	  build/libptalloc.a $(CMD_LIBS) -pthread
+# `ptalloc replay`'s driver: a program of its own on a fresh ptalloc, with
+# nothing else linked in that allocates (cmd/replay_driver.c says why).
+build/ptalloc-replay: cmd/replay_driver.c cmd/replay.h cmd/log.h include/ptalloc.h build/libptalloc.a
+	$(CC) -std=gnu11 -O2 -g -Iinclude -Wall -Wextra -Wno-unused-parameter -fno-builtin-malloc \
+	  -fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc $< -o $@ build/libptalloc.a -pthread
 
 # ---- tests -------------------------------------------------------------
 # tests/TESTS lists the tests; tests/run.sh runs them.  Its C tests,
@@ -124,7 +129,7 @@ $(TRACE_PROGS): build/tests/cmd/%: tests/cmd/%.c include/ptalloc.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CF) -Wextra -Wno-unused-parameter $< -o $@ -ldl
 
-tests: $(TEST_BINS) $(SYM_TESTS) $(TRACE_PROGS) build/ptalloc
+tests: $(TEST_BINS) $(SYM_TESTS) $(TRACE_PROGS) build/ptalloc build/ptalloc-replay
 
 deps:
 	@tools/deps.sh test
@@ -155,6 +160,7 @@ fuzz: lib
 install: lib cmd
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
 	install -m 755 build/ptalloc $(DESTDIR)$(BINDIR)/ptalloc
+	install -m 755 build/ptalloc-replay $(DESTDIR)$(BINDIR)/ptalloc-replay
 	install -m 755 build/libptalloc.so $(DESTDIR)$(LIBDIR)/libptalloc.so
 	install -m 644 build/libptalloc.a $(DESTDIR)$(LIBDIR)/libptalloc.a
 	install -m 644 include/ptalloc.h $(DESTDIR)$(INCDIR)/ptalloc.h

@@ -7,6 +7,11 @@
 
 int cmd_show(int argc, char **argv);        /* cmd/show.c */
 int cmd_json(int argc, char **argv);        /* cmd/json.c */
+int cmd_replay(int argc, char **argv);      /* cmd/replay.c */
+
+/* -o NAME=VALUE: checked as the library reads PTALLOC_<NAME>, then set in
+ * the environment; an error names the valid options (cmd/ptalloc.c). */
+void cmd_set_option(const char *arg);
 
 /* "ptalloc SUB: FILE: message" (FILE left out when NULL) on stderr, exit 2. */
 void cmd_die(const char *sub, const char *file, const char *fmt, ...)

@@ -7,6 +7,7 @@
  *   ptalloc show FILE [--at N] [--thread T] [--all] [--check]   (cmd/show.c)
  *   ptalloc show FILE --walk K
  *   ptalloc json FILE [--perfetto] [-o OUT]                      (cmd/json.c)
+ *   ptalloc replay FILE [-o NAME=VALUE]... [--trace OUT] ...     (cmd/replay.c)
  *
  * `run` starts PROG on ptalloc (libptalloc.so preloaded in PROG's
  * environment only) with options set by name; each NAME=VALUE is checked
@@ -40,6 +41,8 @@
               "       ptalloc show FILE [--at N] [--thread T] [--all] [--check]\n" \
               "       ptalloc show FILE --walk K\n" \
               "       ptalloc json FILE [--perfetto] [-o OUT]\n" \
+              "       ptalloc replay FILE [-o NAME=VALUE]... [--trace OUT] [--untraced]\n" \
+              "                      [--touch none|page|all] [--json]\n" \
               "\n" \
               "run      start PROG on ptalloc with options set by name\n" \
               "options  list the options with the values a program started here gets\n" \
@@ -60,6 +63,13 @@
               "         bin index as struct ptalloc_chunk_info has it (-1 for none)\n" \
               "json     the log as JSON (docs/TRACE-JSON.md); --perfetto: Chrome trace\n" \
               "         events for ui.perfetto.dev and chrome://tracing\n" \
+              "replay   run the log's calls again on a fresh ptalloc with the options given\n" \
+              "         (in a driver process, ptalloc-replay, one thread per recorded thread)\n" \
+              "         and report time, peak RSS, heap size, system calls and how many calls\n" \
+              "         took the recorded decision; --trace OUT keeps the replay's own log;\n" \
+              "         --untraced times it without tracing (no system calls, no decisions);\n" \
+              "         --touch: how much of each block is written (default page: one byte\n" \
+              "         per page); --json for machines\n" \
               "\n" \
               "A log that cannot be read is a one-line error and exit status 2.\n"
 
@@ -115,8 +125,9 @@ static const char *find_library(void)
     die(2, "libptalloc.so not found beside %s or in %s/../lib (set PTALLOC_LIB)", dir, dir);
 }
 
-/* NAME=VALUE checked and put in the environment as PTALLOC_<NAME>. */
-static void set_option(const char *arg)
+/* NAME=VALUE checked and put in the environment as PTALLOC_<NAME> (also
+ * for `replay`'s driver: cmds.h). */
+void cmd_set_option(const char *arg)
 {
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg)
@@ -156,9 +167,9 @@ static int cmd_run(int argc, char **argv)
         if (strcmp(argv[i], "-o") == 0) {
             if (++i == argc)
                 die(2, "-o needs NAME=VALUE");
-            set_option(argv[i]);
+            cmd_set_option(argv[i]);
         } else if (strncmp(argv[i], "-o", 2) == 0) {
-            set_option(argv[i] + 2);
+            cmd_set_option(argv[i] + 2);
         } else if (argv[i][0] == '-') {
             die(2, "run: unknown flag %s (see 'ptalloc --help')", argv[i]);
         } else {
@@ -309,6 +320,8 @@ int main(int argc, char **argv)
         return cmd_show(argc - 1, argv + 1);
     if (strcmp(cmd, "json") == 0)
         return cmd_json(argc - 1, argv + 1);
+    if (strcmp(cmd, "replay") == 0)
+        return cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(USAGE, stdout);
         return 0;
