@@ -7,6 +7,7 @@
 
 int cmd_show(int argc, char **argv);        /* cmd/show.c */
 int cmd_json(int argc, char **argv);        /* cmd/json.c */
+int cmd_report(int argc, char **argv);      /* cmd/report.c */
 
 /* "ptalloc SUB: FILE: message" (FILE left out when NULL) on stderr, exit 2. */
 void cmd_die(const char *sub, const char *file, const char *fmt, ...)

@@ -7,6 +7,7 @@
  *   ptalloc show FILE [--at N] [--thread T] [--all] [--check]   (cmd/show.c)
  *   ptalloc show FILE --walk K
  *   ptalloc json FILE [--perfetto] [-o OUT]                      (cmd/json.c)
+ *   ptalloc report FILE [--top N] [--no-symbols] [--sort bytes|blocks]  (cmd/report.c)
  *
  * `run` starts PROG on ptalloc (libptalloc.so preloaded in PROG's
  * environment only) with options set by name; each NAME=VALUE is checked
@@ -40,6 +41,7 @@
               "       ptalloc show FILE [--at N] [--thread T] [--all] [--check]\n" \
               "       ptalloc show FILE --walk K\n" \
               "       ptalloc json FILE [--perfetto] [-o OUT]\n" \
+              "       ptalloc report FILE [--top N] [--no-symbols] [--sort bytes|blocks]\n" \
               "\n" \
               "run      start PROG on ptalloc with options set by name\n" \
               "options  list the options with the values a program started here gets\n" \
@@ -60,6 +62,11 @@
               "         bin index as struct ptalloc_chunk_info has it (-1 for none)\n" \
               "json     the log as JSON (docs/TRACE-JSON.md); --perfetto: Chrome trace\n" \
               "         events for ui.perfetto.dev and chrome://tracing\n" \
+              "report   a log summed up: calls, the allocator's decisions, system memory,\n" \
+              "         the peaks and the call sites holding memory there, blocks not freed\n" \
+              "         at the end, short-lived blocks, free memory inside the heap;\n" \
+              "         --top N: N call sites a table (default 10); --no-symbols: raw\n" \
+              "         addresses; --sort blocks: sites by blocks rather than bytes\n" \
               "\n" \
               "A log that cannot be read is a one-line error and exit status 2.\n"
 
@@ -309,6 +316,8 @@ int main(int argc, char **argv)
         return cmd_show(argc - 1, argv + 1);
     if (strcmp(cmd, "json") == 0)
         return cmd_json(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(USAGE, stdout);
         return 0;
