@@ -410,16 +410,18 @@ static void count_call(struct report *r, const struct tlog_event *ev)
     }
 }
 
-static uint64_t *heap_size(struct report *r, uint64_t addr)
+/* The sub-heap at addr in r->heaps, added with size 0 if new; -1 when
+ * the table is full (its bytes are then the record's size). */
+static int heap_index(struct report *r, uint64_t addr)
 {
     for (int i = 0; i < r->nheaps; i++)
         if (r->heaps[i].addr == addr)
-            return &r->heaps[i].size;
+            return i;
     if (r->nheaps == (int)(sizeof r->heaps / sizeof r->heaps[0]))
-        return NULL;
+        return -1;
     r->heaps[r->nheaps].addr = addr;
     r->heaps[r->nheaps].size = 0;
-    return &r->heaps[r->nheaps++].size;
+    return r->nheaps++;
 }
 
 /* Bytes a sys record moved: the range for most kinds; for a sub-heap
@@ -431,11 +433,15 @@ static void count_sys(struct report *r, const struct tlog_event *ev)
         return;
     uint64_t bytes = ev->size;
     if (k == TLOG_SYS_HEAP_NEW || k == TLOG_SYS_HEAP_GROW || k == TLOG_SYS_HEAP_SHRINK || k == TLOG_SYS_HEAP_UNMAP) {
-        uint64_t *size = heap_size(r, ev->addr);
-        if (size && (k == TLOG_SYS_HEAP_GROW || k == TLOG_SYS_HEAP_SHRINK))
-            bytes = ev->size > *size ? ev->size - *size : *size - ev->size;
-        if (size)
-            *size = k == TLOG_SYS_HEAP_UNMAP ? 0 : ev->size;
+        int i = heap_index(r, ev->addr);
+        if (i >= 0 && (k == TLOG_SYS_HEAP_GROW || k == TLOG_SYS_HEAP_SHRINK)) {
+            uint64_t old = r->heaps[i].size;
+            bytes = ev->size > old ? ev->size - old : old - ev->size;
+        }
+        if (i >= 0 && k == TLOG_SYS_HEAP_UNMAP)     /* its address may serve a new one */
+            r->heaps[i] = r->heaps[--r->nheaps];
+        else if (i >= 0)
+            r->heaps[i].size = ev->size;
     } else if (k == TLOG_SYS_MREMAP) {
         bytes = ev->new_size > ev->size ? ev->new_size - ev->size : ev->size - ev->new_size;
     }
@@ -714,21 +720,26 @@ static const char *site_text(struct report *r, uint32_t id)
     struct site *s = &r->sites.v[id];
     if (s->text)
         return s->text;
-    size_t cap = 64 + s->nframes * 160, len = 0;
-    char *t = xrealloc(NULL, cap);
+    size_t len = 0;
+    char *t = NULL;
     if (!s->nframes)
-        len = (size_t)snprintf(t, cap, "(no frame recorded)");
+        t = strdup("(no frame recorded)");
     for (uint32_t k = 0; k < s->nframes; k++) {
         uint64_t f = r->sites.frames[s->frame0 + k];
-        char one[512];
+        char one[1024];
         if (r->sym)
             sym_format(r->sym, f, one, sizeof one);
         else
             snprintf(one, sizeof one, "%#llx", (unsigned long long)f);
-        len += (size_t)snprintf(t + len, cap - len, "%s%s", k ? "\n" : "", one);
-        if (len >= cap)
-            len = cap - 1;
+        size_t n = strlen(one);
+        t = xrealloc(t, len + n + 2);
+        if (k)
+            t[len++] = '\n';
+        memcpy(t + len, one, n + 1);
+        len += n;
     }
+    if (!t)
+        cmd_die(SUB, NULL, "out of memory");
     s->text = t;
     return t;
 }
@@ -939,6 +950,10 @@ static void print_peak(struct report *r)
 {
     char a[32], b[32];
     heading("Peak");
+    if (!r->samples) {
+        printf("  (no call in the log)\n");
+        return;
+    }
     printf("  heap           %12llu bytes (%s) at event %llu, %s: chunks of every state, top included\n",
            (unsigned long long)r->peak_heap, human(r->peak_heap, a, sizeof a), (unsigned long long)r->peak_heap_ev,
            duration(r->peak_heap_ns, b, sizeof b));
@@ -947,6 +962,7 @@ static void print_peak(struct report *r)
            (unsigned long long)r->peak_in_use_ev, duration(r->peak_in_use_ns, b, sizeof b));
     printf("  at the end     %12llu bytes heap, %llu in use\n", (unsigned long long)r->at_end.heap,
            (unsigned long long)r->at_end.in_use);
+    printf("  ('ptalloc show %s --at N' draws the heap after event N)\n", r->file);
     struct row *v;
     size_t n = site_rows(r, M_PEAK, &v);
     printf("  blocks allocated at the in-use peak, by call site (bytes asked; chunk bytes as the heap counts them):\n");
@@ -1009,6 +1025,10 @@ static void print_fragmentation(struct report *r)
 {
     char a[32], b[32];
     heading("Fragmentation");
+    if (!r->samples) {
+        printf("  (no call in the log)\n");
+        return;
+    }
     printf("  free bytes inside the heap: chunks in the caches and bins (fastbins, unsorted, small and large\n"
            "  bins, remote batches), the top chunks not counted\n");
     printf("  most           %12llu bytes (%s) at event %llu, %s\n", (unsigned long long)r->max_free,
@@ -1025,8 +1045,6 @@ static void print_fragmentation(struct report *r)
                (unsigned long long)at[i]->largest,
                at[i]->free_nt ? 100.0 * (double)at[i]->largest / (double)at[i]->free_nt : 0.0,
                (unsigned long long)at[i]->top, (unsigned long long)at[i]->heap);
-    if (!r->samples)
-        return;
     /* About ten rows from the buckets: each the heap at the end of its
      * interval, with the most free bytes seen inside it. */
     uint64_t nb = span / r->bucket_ns + 1, group = (nb + 9) / 10;
