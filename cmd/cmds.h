@@ -7,6 +7,7 @@
 
 int cmd_show(int argc, char **argv);        /* cmd/show.c */
 int cmd_json(int argc, char **argv);        /* cmd/json.c */
+int cmd_report(int argc, char **argv);      /* cmd/report.c */
 int cmd_replay(int argc, char **argv);      /* cmd/replay.c */
 
 /* -o NAME=VALUE: checked as the library reads PTALLOC_<NAME>, then set in

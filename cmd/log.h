@@ -175,6 +175,9 @@ void rebuild_free(struct rebuild *rb);
 /* Applies one event (events must come in merged order). */
 void rebuild_apply(struct rebuild *rb, const struct tlog_event *ev);
 const struct rb_totals *rebuild_totals(const struct rebuild *rb);
+/* Of the free bytes, those of top chunks (ptalloc report's fragmentation
+ * counts the free bytes without them). */
+uint64_t rebuild_top(const struct rebuild *rb);
 /* Contradictions so far; the first ones are kept as messages. */
 uint64_t rebuild_contradictions(const struct rebuild *rb);
 const char *rebuild_contradiction(const struct rebuild *rb, size_t i);   /* NULL past the kept */

@@ -7,6 +7,7 @@
  *   ptalloc show FILE [--at N] [--thread T] [--all] [--check]   (cmd/show.c)
  *   ptalloc show FILE --walk K
  *   ptalloc json FILE [--perfetto] [-o OUT]                      (cmd/json.c)
+ *   ptalloc report FILE [--top N] [--no-symbols] [--sort bytes|blocks]  (cmd/report.c)
  *   ptalloc replay FILE [-o NAME=VALUE]... [--trace OUT] ...     (cmd/replay.c)
  *
  * `run` starts PROG on ptalloc (libptalloc.so preloaded in PROG's
@@ -41,6 +42,7 @@
               "       ptalloc show FILE [--at N] [--thread T] [--all] [--check]\n" \
               "       ptalloc show FILE --walk K\n" \
               "       ptalloc json FILE [--perfetto] [-o OUT]\n" \
+              "       ptalloc report FILE [--top N] [--no-symbols] [--sort bytes|blocks]\n" \
               "       ptalloc replay FILE [-o NAME=VALUE]... [--trace OUT] [--untraced]\n" \
               "                      [--touch none|page|all] [--json]\n" \
               "\n" \
@@ -63,6 +65,11 @@
               "         bin index as struct ptalloc_chunk_info has it (-1 for none)\n" \
               "json     the log as JSON (docs/TRACE-JSON.md); --perfetto: Chrome trace\n" \
               "         events for ui.perfetto.dev and chrome://tracing\n" \
+              "report   a log summed up: calls, the allocator's decisions, system memory,\n" \
+              "         the peaks and the call sites holding memory there, blocks not freed\n" \
+              "         at the end, short-lived blocks, free memory inside the heap;\n" \
+              "         --top N: N call sites a table (default 10); --no-symbols: raw\n" \
+              "         addresses; --sort blocks: sites by blocks rather than bytes\n" \
               "replay   run the log's calls again on a fresh ptalloc with the options given\n" \
               "         (in a driver process, ptalloc-replay, one thread per recorded thread)\n" \
               "         and report time, peak RSS, heap size, system calls and how many calls\n" \
@@ -320,6 +327,8 @@ int main(int argc, char **argv)
         return cmd_show(argc - 1, argv + 1);
     if (strcmp(cmd, "json") == 0)
         return cmd_json(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "replay") == 0)
         return cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -48,6 +48,7 @@ struct rebuild {
     uint64_t *first;                    /* b[k]->e[0].addr */
     size_t nb, capb;
     struct rb_totals tot;
+    uint64_t top;                       /* of tot.free, the top chunks' bytes */
     struct region *reg;
     size_t nreg, capreg;
     struct rthread *th;
@@ -101,6 +102,7 @@ void rebuild_free(struct rebuild *rb)
 }
 
 const struct rb_totals *rebuild_totals(const struct rebuild *rb) { return &rb->tot; }
+uint64_t rebuild_top(const struct rebuild *rb) { return rb->top; }
 uint64_t rebuild_contradictions(const struct rebuild *rb) { return rb->ncontra; }
 const char *rebuild_contradiction(const struct rebuild *rb, size_t i)
 {
@@ -117,6 +119,8 @@ static void count(struct rebuild *rb, int state, uint64_t bytes, int sign)
         rb->tot.in_use += d;
     else if (state != TLOG_S_FENCE)
         rb->tot.free += d;
+    if (state == TLOG_S_TOP)
+        rb->top += d;
 }
 
 /* ---- the map ---------------------------------------------------------------------- */

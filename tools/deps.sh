@@ -5,7 +5,7 @@
 #   tools/deps.sh test|bench|fuzz|cmd
 set -eu
 case "${1:-test}" in
-    test)  pkgs="python3 libpython3.11-testsuite sqlite3 git gcc valgrind clang libclang-rt-14-dev lua5.4 xz-utils zstd pigz" ;;
+    test)  pkgs="python3 libpython3.11-testsuite sqlite3 git gcc valgrind clang libclang-rt-14-dev lua5.4 xz-utils zstd pigz heaptrack" ;;
     bench) pkgs="libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 python3 valgrind" ;;
     fuzz)  pkgs="clang libclang-rt-14-dev" ;;
     cmd)   pkgs="libdw-dev g++" ;;
