@@ -800,8 +800,19 @@ int tlog_next(struct tlog *log, struct tlog_event *ev)
         return -1;
     }
     log->last = -1;
-    if (!log->nheap)
+    if (!log->nheap) {
+        /* The library sizes the file in whole segments, so a size that is
+         * not a multiple of one is a cut file, even when it was cut
+         * between two records (records cut in the middle are said above,
+         * more precisely). */
+        if (log->hdr.size % TLOG_SEGMENT_SIZE) {
+            fail(log, "truncated at byte %llu: the file ends inside segment %llu, not at a segment's "
+                 "end as a log does", (unsigned long long)log->hdr.size,
+                 (unsigned long long)(log->hdr.size / TLOG_SEGMENT_SIZE));
+            return -1;
+        }
         return 0;
+    }
     int s = heap_pop(log);
     struct stream *st = &log->streams[s];
     *ev = st->ev;

@@ -542,8 +542,28 @@ struct comparison {
     char first_rec[256], first_rep[256];
 };
 
+/* The replay threads a comparison has met. */
+struct seen { unsigned char *bits; int n; };
+static int replay_seen(const struct seen *s, int t)
+{
+    return t < s->n && s->bits[t];
+}
+static void replay_mark(struct seen *s, int t)
+{
+    if (t >= s->n) {
+        int m = t + 64;
+        s->bits = realloc(s->bits, (size_t)m);
+        if (!s->bits)
+            cmd_die(SUB, NULL, "out of memory");
+        memset(s->bits + s->n, 0, (size_t)(m - s->n));
+        s->n = m;
+    }
+    s->bits[t] = 1;
+}
+
 static void compare(const char *recfile, const char *repfile, struct lstats *rep, struct comparison *c)
 {
+    struct seen seen = { NULL, 0 };
     char err[512];
     struct side r = { .file = recfile }, p = { .file = repfile, .stats = rep };
     if (!(r.log = tlog_open(recfile, err, sizeof err)))
@@ -574,10 +594,14 @@ static void compare(const char *recfile, const char *repfile, struct lstats *rep
                 thread_of[i] = -1;
             nthread_of = m;
         }
-        if (thread_of[a.thread] < 0)
+        /* A recorded thread's calls after its exit hook (libc's last
+         * frees) run on a replay thread started anew: a replay thread not
+         * seen before takes the mapping over. */
+        if (thread_of[a.thread] < 0 || (thread_of[a.thread] != b.thread && !replay_seen(&seen, b.thread)))
             thread_of[a.thread] = b.thread;
         else if (thread_of[a.thread] != b.thread)
             c->thread_mismatch++;
+        replay_mark(&seen, b.thread);
         int same_type = a.type == b.type;
         int same_decision = same_type && a.decision == b.decision && a.source == b.source &&
                             a.merged_prev == b.merged_prev && a.merged_next == b.merged_next &&
@@ -604,6 +628,7 @@ static void compare(const char *recfile, const char *repfile, struct lstats *rep
     }
     tlog_threads(p.log, &rep->threads);
     free(thread_of);
+    free(seen.bits);
     free(r.skip);
     free(p.skip);
     tlog_close(r.log);

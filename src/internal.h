@@ -37,6 +37,7 @@ int     os_ncpus(void);
 int     os_getpid(void);
 int     os_gettid(void);
 int     os_getppid(void);
+int     os_thread_gone(int tid);
 int     os_open(const char *path, int create);    /* -1 on failure; close-on-exec */
 long    os_read(int fd, void *buf, size_t n);      /* -errno on failure       */
 int     os_resize(int fd, uint64_t size);          /* ftruncate               */

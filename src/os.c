@@ -179,6 +179,12 @@ int os_gettid(void)
     return (int)sys6(SYS_gettid, 0, 0, 0, 0, 0, 0);
 }
 
+/* Has thread tid of this process ended? */
+int os_thread_gone(int tid)
+{
+    return sys6(SYS_tgkill, sys6(SYS_getpid, 0, 0, 0, 0, 0, 0), tid, 0, 0, 0, 0) == -ESRCH;
+}
+
 int os_getppid(void)
 {
     return (int)sys6(SYS_getppid, 0, 0, 0, 0, 0, 0);

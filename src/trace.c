@@ -59,6 +59,7 @@ typedef struct trace_thread {
     int         tid;
     uint32_t    number, nseg;
     int         broken;             /* the file could not give a segment    */
+    int         exited;             /* its thread ran its exit hook         */
     int         arena;              /* the arena the log last gave          */
     /* The call being recorded: the chunk a free gives back, and where the
      * first record that moved it put it. */
@@ -144,7 +145,10 @@ static int segment_next(trace_thread_t *t)
         lock_acquire(&log_lock);
         int ok = 1;
         if (off + SEGMENT_SIZE > log_size) {
-            uint64_t want = off + SEGMENT_SIZE + FILE_GROWTH;
+            /* Room ahead as large as the file, up to FILE_GROWTH: a short
+             * log (a child that soon executes) stays small. */
+            uint64_t ahead = log_size < FILE_GROWTH ? log_size : FILE_GROWTH;
+            uint64_t want = off + SEGMENT_SIZE + ahead;
             ok = os_resize(log_fd, want) == 0;
             if (ok)
                 __atomic_store_n(&log_size, want, __ATOMIC_RELEASE);
@@ -207,6 +211,14 @@ static trace_thread_t *state_new(void)
     if (free_states) {
         t = free_states;
         free_states = t->next;
+    } else {
+        /* The state of a thread that exited and is gone. */
+        for (trace_thread_t *s = states; s && !t; s = s->all)
+            if (__atomic_load_n(&s->exited, __ATOMIC_ACQUIRE) && os_thread_gone(s->tid)) {
+                t = s;
+                if (t->seg)
+                    os_unmap(t->seg, SEGMENT_SIZE);
+            }
     }
     lock_release(&log_lock);
     if (!t) {
@@ -824,12 +836,12 @@ static int open_log(const char *path, int ppid)
     put_le(h + 48, os_pagesize, 4);
     put_le(h + 52, (uint64_t)stack_depth, 4);
     put_le(h + 56, ppid ? 1 : 0, 4);
-    if (os_resize(log_fd, FILE_GROWTH) != 0) {
+    if (os_resize(log_fd, 2 * SEGMENT_SIZE) != 0) {
         os_close(log_fd);
         log_fd = -1;
         return 0;
     }
-    log_size = FILE_GROWTH;
+    log_size = 2 * SEGMENT_SIZE;
     uint8_t *m = os_map_shared(log_fd, 0, HEADER_SIZE);
     if (!m) {
         os_close(log_fd);
@@ -908,13 +920,10 @@ void trace_thread_exit(int began)
     leave(t);
     tc.state = (uint16_t)t->state;
     tcm.limit = t->mid_limit;
-    tc.trace = NULL;
-    if (t->seg)
-        os_unmap(t->seg, SEGMENT_SIZE);
-    lock_acquire(&log_lock);
-    t->next = free_states;
-    free_states = t;
-    lock_release(&log_lock);
+    /* The state stays the thread's: libc still frees a little after this
+     * hook, recorded as this thread's.  It is reused once the thread is
+     * gone (state_new). */
+    __atomic_store_n(&t->exited, 1, __ATOMIC_RELEASE);
     (void)began;
 }
 

@@ -155,7 +155,7 @@ class Log:
         self.order.append((th, 'raw'))
 
     # ---- layout ----
-    def write(self, path, trim_last=True, tail_zeros=0, header_patch=None):
+    def write(self, path, trim_last=False, tail_zeros=0, header_patch=None):
         """Segments per thread, records never crossing a segment's end; the
         file holds them in the order they were started.  Returns the tags'
         places: tag -> (offset, thread, segment)."""
@@ -420,7 +420,7 @@ def main():
         raise SystemExit(__doc__)
     if a[0] == 'scenario':
         g = scenario(end=len(a) < 3 or a[2] != 'noend')
-        g.write(a[1], tail_zeros=100)
+        g.write(a[1], tail_zeros=2 * SEG)
         with open(a[1] + '.order', 'w') as f:
             for th, kind in g.order:
                 f.write('%d %s\n' % (th, kind))

@@ -131,8 +131,14 @@ $cmd show "$dir/s.log" --at 4 | grep -qx 'event 4: thread 0 malloc(100) -> 0x555
 # last segment (a segment handed out and never used) change nothing
 $cmd show "$dir/noend.log" | grep -q '^note: the log has no end record' || fail "no note for a log without end"
 $cmd show "$dir/s.log" | grep -q 'no end record' && fail "a note for a log with an end record"
-cp "$dir/s.log" "$dir/zeros.log" && head -c 140000 /dev/zero >>"$dir/zeros.log"
+cp "$dir/s.log" "$dir/zeros.log" && head -c $((3 * 65536)) /dev/zero >>"$dir/zeros.log"
 same "show with trailing zero segments" "$dir/final.want" $cmd show "$dir/zeros.log"
+# a file cut anywhere but at a segment's end is truncated, even between two
+# records (the library sizes its logs in whole segments)
+head -c $(( $(stat -c %s "$dir/s.log") - 1 )) "$dir/s.log" > "$dir/cut1.log"
+out=$($cmd show "$dir/cut1.log" 2>&1 >/dev/null); rc=$?
+[ $rc -eq 2 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q "truncated at byte" \
+    || fail "a log cut between records: $rc '$out'"
 
 # 2. Contradictions: none in the consistent logs, three in the crafted one.
 out=$($cmd show "$dir/s.log" --check); rc=$?
