@@ -125,7 +125,7 @@ $(SYM_TESTS): tests/cmd/symbols_test.c cmd/symbols.c cmd/symbols.h tests/common/
 # The programs tests/cmd/trace.sh traces: plain programs, run with the
 # variant's library preloaded (they find ptalloc's calls with dlsym).
 TRACE_PROGS := $(patsubst tests/cmd/%.c,build/tests/cmd/%,$(wildcard tests/cmd/trace_*.c))
-$(TRACE_PROGS): build/tests/cmd/%: tests/cmd/%.c include/ptalloc.h
+$(TRACE_PROGS): build/tests/cmd/%: tests/cmd/%.c tests/cmd/walk_lines.h include/ptalloc.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CF) -Wextra -Wno-unused-parameter $< -o $@ -ldl
 

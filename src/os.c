@@ -215,7 +215,7 @@ int os_resize(int fd, uint64_t size)
 
 void *os_map_shared(int fd, uint64_t off, size_t len)
 {
-    long r = sys6(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (long)off);
+    long r = sys6(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, (long)off);
     return r < 0 && r > -4096 ? NULL : (void *)r;
 }
 

@@ -59,6 +59,8 @@ NOINLINE void remote_collect(arena_t *a, bool cache)
 {
     tc_entry_t *e = __atomic_exchange_n(&a->remote, NULL, __ATOMIC_ACQUIRE);
     cache = cache && tc.state == TC_ACTIVE;
+    if (cache)
+        trace_whole_cache();
     size_t bytes = 0;
     while (e) {
         if (unlikely(!aligned_ok((uintptr_t)e)))

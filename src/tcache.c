@@ -58,6 +58,7 @@ void tcache_thread_init(void)
 {
     if (tc.state != TC_UNINIT)
         return;
+    trace_whole_cache();
     tc.state = TC_BUSY;                 /* recursion from here skips the cache */
     if (!tc.hooked && !__libc_single_threaded)
         hook_thread_exit();
@@ -106,6 +107,7 @@ void tcache_flush(void)
 {
     if (tc.state != TC_ACTIVE)
         return;
+    trace_whole_cache();
     remote_flush();
     tc.remote_limit = 0;
     tc.state = TC_BUSY;

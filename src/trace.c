@@ -50,6 +50,7 @@ typedef struct trace_thread {
      * the mid-size cache's limit (0 while parked: nothing is served). */
     int         state;
     size_t      mid_limit;
+    size_t      s1, s2;             /* the slots back in place, or ALL      */
     int32_t     room[TCACHE_SLOTS];
     tc_entry_t *head[TCACHE_SLOTS];
     /* The segment being written. */
@@ -262,17 +263,59 @@ static trace_thread_t *state_of_thread(void)
     return t;
 }
 
-/* Puts the thread's cache back for a call. */
-static trace_thread_t *enter(void)
+/* Putting the cache back costs a copy of its arrays each way, most of a
+ * traced call's time; so a call gets back the slots it can use (those of
+ * its request or its chunk, `ALL` for every one), and the paths that may
+ * use any other (a cache set up or flushed, a remote batch collected into
+ * it) call trace_need_cache first.  A slot a call did not get looks empty
+ * and full to it: missed, it would change a decision, never lose a chunk. */
+#define ALL       ((size_t)-1)
+#define NO_SLOT   ((size_t)-2)
+
+static void slot_in(trace_thread_t *t, size_t s)
+{
+    if (s < TCACHE_SLOTS) {
+        tc.room[s] = t->room[s];
+        tc.head[s] = t->head[s];
+    }
+}
+
+static void slot_out(trace_thread_t *t, size_t s)
+{
+    if (s < TCACHE_SLOTS) {
+        t->room[s] = tc.room[s];
+        t->head[s] = tc.head[s];
+        tc.room[s] = 0;
+        tc.head[s] = TC_END;
+    }
+}
+
+/* The slot of a chunk size, or NO_SLOT. */
+static size_t slot_of(size_t chunk_size)
+{
+    return chunk_size >> 4 < TCACHE_SLOTS ? chunk_size >> 4 : NO_SLOT;
+}
+
+/* Puts the thread's cache back for a call: slots s1 and s2, or ALL. */
+static trace_thread_t *enter(size_t s1, size_t s2)
 {
     trace_thread_t *t = tc.trace;
     if (likely(t != NULL)) {
-        memcpy(tc.room, t->room, sizeof tc.room);
-        memcpy(tc.head, t->head, sizeof tc.head);
+        if (s1 == ALL) {
+            memcpy(tc.room, t->room, sizeof tc.room);
+            memcpy(tc.head, t->head, sizeof tc.head);
+        } else {
+            slot_in(t, s1);
+            slot_in(t, s2);
+        }
+        t->s1 = s1;
+        t->s2 = s2;
         tc.state = (uint16_t)t->state;
         tcm.limit = t->mid_limit;
     } else {
         t = state_of_thread();
+        if (t)
+            t->s1 = ALL;            /* the cache is in place, whole */
     }
     tc.in_trace = 1;
     tc.decision = D_NONE;
@@ -283,14 +326,32 @@ static trace_thread_t *enter(void)
     return t;
 }
 
+/* A path of this call may use any slot: the others come back too. */
+void trace_need_cache(void)
+{
+    trace_thread_t *t = tc.trace;
+    if (!tc.in_trace || !t || t->s1 == ALL)
+        return;
+    for (size_t s = 0; s < TCACHE_SLOTS; s++)
+        if (s != t->s1 && s != t->s2)
+            slot_in(t, s);
+    t->s1 = ALL;
+}
+
 /* Parks the cache again. */
 static void leave(trace_thread_t *t)
 {
     if (t) {
-        memcpy(t->room, tc.room, sizeof t->room);
-        memcpy(t->head, tc.head, sizeof t->head);
-        memcpy(tc.room, empty_cache.room, sizeof tc.room);
-        memcpy(tc.head, empty_cache.head, sizeof tc.head);
+        if (t->s1 == ALL) {
+            memcpy(t->room, tc.room, sizeof t->room);
+            memcpy(t->head, tc.head, sizeof t->head);
+            memcpy(tc.room, empty_cache.room, sizeof tc.room);
+            memcpy(tc.head, empty_cache.head, sizeof tc.head);
+        } else {
+            slot_out(t, t->s1);
+            if (t->s2 != t->s1)
+                slot_out(t, t->s2);
+        }
         t->state = tc.state;
         tc.state = TC_TRACED;
         t->mid_limit = tcm.limit;
@@ -515,9 +576,16 @@ void trace_arena_new_slow(const arena_t *a, const void *heap)
 
 /* ---- the wrappers -------------------------------------------------------------- */
 
+/* The slots a request of n bytes may use: its own, and slot 2 that the
+ * smallest requests take from. */
+static trace_thread_t *enter_request(size_t n)
+{
+    return enter(n <= TCACHE_MAX_REQUEST ? slot_of(request2size(n)) : NO_SLOT, 2);
+}
+
 void *trace_malloc(size_t n, void *ra)
 {
-    trace_thread_t *t = enter();
+    trace_thread_t *t = enter_request(n);
     void *mem = malloc(n);
     struct call c = { .op = OP_MALLOC, .decision = alloc_decision(mem), .ra = ra, .n = { n }, .nn = 1 };
     chunk_of(mem, &c);
@@ -528,7 +596,8 @@ void *trace_malloc(size_t n, void *ra)
 
 void *trace_calloc(size_t n, size_t size, void *ra)
 {
-    trace_thread_t *t = enter();
+    size_t bytes;
+    trace_thread_t *t = enter_request(__builtin_mul_overflow(n, size, &bytes) ? SIZE_MAX : bytes);
     void *mem = calloc(n, size);
     struct call c = { .op = OP_CALLOC, .decision = alloc_decision(mem), .ra = ra,
                       .n = { n, size }, .nn = 2 };
@@ -540,7 +609,7 @@ void *trace_calloc(size_t n, size_t size, void *ra)
 
 void trace_free(void *mem, int op, size_t align, size_t n, void *ra)
 {
-    trace_thread_t *t = enter();
+    trace_thread_t *t = enter(mem ? slot_of(chunksize(mem2chunk(mem))) : NO_SLOT, NO_SLOT);
     struct call c = { .op = (unsigned)op, .ra = ra, .decision = D_NULL };
     if (op == OP_FREE_SIZED)
         c.n[c.nn++] = n;
@@ -562,7 +631,9 @@ void trace_free(void *mem, int op, size_t align, size_t n, void *ra)
 
 void *trace_realloc(void *mem, size_t n, size_t count, size_t elsize, int op, void *ra)
 {
-    trace_thread_t *t = enter();
+    /* the old chunk's slot and the new size's */
+    trace_thread_t *t = enter(mem ? slot_of(chunksize(mem2chunk(mem))) : 2,
+                              n <= TCACHE_MAX_REQUEST ? slot_of(request2size(n)) : NO_SLOT);
     struct call c = { .op = (unsigned)op, .ra = ra };
     if (op == OP_REALLOCARRAY) {
         c.n[0] = count;
@@ -611,7 +682,12 @@ void *trace_realloc(void *mem, size_t n, size_t count, size_t elsize, int op, vo
  * *err. */
 void *trace_memalign(int op, size_t align, size_t n, void **out, int *err, void *ra)
 {
-    trace_thread_t *t = enter();
+    /* the request's slot, and the one of the larger chunk the arena is
+     * asked for (int_memalign), whose slot int_malloc may fill */
+    size_t nb = n <= TCACHE_MAX_REQUEST ? request2size(n) : 0;
+    size_t a = op == OP_VALLOC || op == OP_PVALLOC ? os_pagesize : align;
+    trace_thread_t *t = enter(nb ? slot_of(nb) : NO_SLOT,
+                              nb && a < TCACHE_SLOTS * 16 ? slot_of(nb + a + MINSIZE) : NO_SLOT);
     void *mem = NULL;
     struct call c = { .op = (unsigned)op, .ra = ra, .n = { align, n }, .nn = 2 };
     switch (op) {
@@ -633,7 +709,7 @@ void *trace_memalign(int op, size_t align, size_t n, void **out, int *err, void 
 
 int trace_malloc_trim(size_t pad, void *ra)
 {
-    trace_thread_t *t = enter();
+    trace_thread_t *t = enter(ALL, ALL);
     int r = malloc_trim(pad);
     struct call c = { .op = OP_MALLOC_TRIM, .decision = r ? D_TRIM : D_NONE, .ra = ra,
                       .n = { pad, (uint64_t)r }, .nn = 2 };
@@ -646,7 +722,7 @@ int trace_begin(void)
 {
     if (!trace_wanted())
         return 0;
-    enter();
+    enter(ALL, ALL);
     return 1;
 }
 
@@ -899,7 +975,7 @@ void trace_start(void)
         os_write(2, msg, n);
         return;
     }
-    trace_thread_t *t = enter();
+    trace_thread_t *t = enter(ALL, ALL);
     if (!t) {
         tc.in_trace = 0;
         return;
@@ -979,7 +1055,7 @@ void trace_fork_child(void)
     walk_count = 0;
     /* Not a checkpoint: the snapshot's walk is the log's start. */
     trace_on = 0;
-    t = enter();
+    t = enter(ALL, ALL);
     if (t)
         write_snapshot(t);
     trace_on = 1;

@@ -94,6 +94,14 @@ int   trace_malloc_trim(size_t pad, void *ra);
  * the call, and the changes it makes recorded.  trace_begin returns 1 when
  * it did so, to be passed to trace_end. */
 int  trace_begin(void);
+/* A path that may use any slot of the thread's cache calls this first
+ * (while tracing, a call gets back only the slots it is expected to use). */
+void trace_need_cache(void);
+static inline void trace_whole_cache(void)
+{
+    if (unlikely(trace_on))
+        trace_need_cache();
+}
 void trace_end(int began);
 void trace_walk_checkpoint(void);
 

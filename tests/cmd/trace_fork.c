@@ -14,21 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "ptalloc.h"
-
-static char lines[1 << 20];
-static size_t used;
-static const char *const where_names[] = {
-    "inuse", "tcache", "fastbin", "unsorted", "smallbin", "largebin", "top", "mmapped", "fence",
-};
-
-static int gather(const struct ptalloc_chunk_info *ci, void *arg)
-{
-    int n = snprintf(lines + used, sizeof lines - used, "0x%016llx %zu %s %d\n",
-                     (unsigned long long)(uintptr_t)ci->chunk, ci->size, where_names[ci->where], ci->bin);
-    if (n > 0 && (size_t)n < sizeof lines - used)
-        used += (size_t)n;
-    return 0;
-}
+#include "walk_lines.h"
 
 int main(int argc, char **argv)
 {
@@ -48,12 +34,10 @@ int main(int argc, char **argv)
             free(p[i]);
         for (int i = 0; i < 64; i += 3)
             p[i] = malloc(100 + (size_t)i);
-        walk(gather, NULL);
         FILE *f = fopen(argv[1], "w");
         if (!f)
             _exit(3);
-        fprintf(f, "walk 0\n");
-        fwrite(lines, 1, used, f);
+        walk_write(walk, f, 0);
         fclose(f);
         exit(0);
     }

@@ -20,35 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ptalloc.h"
+#include "walk_lines.h"
 
 static int (*walk_fn)(ptalloc_walk_fn, void *);
 static FILE *out;
 static int walks;
 
-static const char *const where_names[] = {
-    "inuse", "tcache", "fastbin", "unsorted", "smallbin", "largebin", "top", "mmapped", "fence",
-};
-
-/* The walk's lines, gathered without allocating (the callback must not). */
-static char lines[1 << 22];
-static size_t used;
-
-static int gather(const struct ptalloc_chunk_info *ci, void *arg)
-{
-    int n = snprintf(lines + used, sizeof lines - used, "0x%016llx %zu %s %d\n",
-                     (unsigned long long)(uintptr_t)ci->chunk, ci->size, where_names[ci->where], ci->bin);
-    if (n > 0 && (size_t)n < sizeof lines - used)
-        used += (size_t)n;
-    return 0;
-}
-
 static void checkpoint(void)
 {
-    used = 0;
-    walk_fn(gather, NULL);
-    fprintf(out, "walk %d\n", walks++);
-    fwrite(lines, 1, used, out);
-    fflush(out);
+    walk_write(walk_fn, out, walks++);
 }
 
 static void *keep[4096];
