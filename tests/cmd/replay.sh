@@ -61,11 +61,14 @@ import json, sys
 CALLS = {'malloc', 'calloc', 'realloc', 'reallocarray', 'free', 'free_sized', 'free_aligned_sized',
          'memalign', 'aligned_alloc', 'posix_memalign', 'valloc', 'pvalloc', 'malloc_trim'}
 def calls(path):
-    out = []
+    # the driver's own calls (the chunks a log starts with in use, which it
+    # allocates first; its end) lie between its marks
+    out, own = [], False
     for e in json.load(open(path))['events']:
-        if e['kind'] == 'mark' and 'own calls' in e.get('label', ''):
-            break
-        if e['kind'] in CALLS:
+        if e['kind'] == 'mark':
+            label = e.get('label', '')
+            own = 'own calls' in label or (own and 'replayed calls' not in label)
+        elif e['kind'] in CALLS and not own:
             out.append((e['kind'], e.get('decision'), e.get('size'), e.get('source')))
     return out
 a, b = calls(sys.argv[1]), calls(sys.argv[2])
@@ -151,13 +154,10 @@ echo hello >"$tmp/text.log"
 expect_error "not a ptalloc log" replay "$tmp/text.log"
 head -c $((65536 * 3 + 10)) "$tmp/prog.log" >"$tmp/cut.log"
 expect_error "cut.log: truncated at byte 196608: segment header cut" replay "$tmp/cut.log"
-# Cut inside a segment's records: the reader sees it when the cut splits a
-# record, not when it falls between two (cmd/log.c reads that as the
-# segment's end).  A record is 2 bytes or more: of two cuts a byte apart,
-# one splits a record.
+# Cut inside a segment's records: a record split by the cut is named; a
+# cut between two records is still a file that ends inside a segment.
 head -c $((65536 * 3 + 5000)) "$tmp/prog.log" >"$tmp/cut.log"
-$cmd replay "$tmp/cut.log" >/dev/null 2>&1 && head -c $((65536 * 3 + 5001)) "$tmp/prog.log" >"$tmp/cut.log"
-expect_error "cut.log: truncated at byte [0-9]+ \(thread 0, segment 2\): an? [a-z_]+ record cut by the end of the file" \
+expect_error "cut.log: truncated at byte [0-9]+( \(thread 0, segment 2\): an? [a-z_]+ record cut by the end of the file|: the file ends inside segment 3, not at a segment's end as a log does)" \
     replay "$tmp/cut.log"
 "$py" tests/cmd/gen_log.py contradict "$tmp/contra.log" || fail "gen_log.py contradict failed"
 expect_error "contra.log: event 5 \(thread 0 free\(0x[0-9a-f]+\) \(chunk 32 bytes\): tcache\): the chunk was never allocated in the log, or was freed already; cannot replay" \
