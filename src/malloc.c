@@ -440,7 +440,6 @@ NOINLINE void *malloc_generic(size_t n, void *caller)
          * 0..8 bytes index slot 1, which stays empty: their chunks (32
          * bytes) are in slot 2. */
         size_t slot = tcache_slot_of_request(n);
-        trace_decide(D_TCACHE);
         if (unlikely(tc.head[slot] != TC_END))
             return tcache_pop(slot);
         if (n < 9 && tc.head[2] != TC_END)
@@ -448,7 +447,6 @@ NOINLINE void *malloc_generic(size_t n, void *caller)
         tc.overflows = 0;               /* a miss ends a run of overflowing frees */
     } else if (n <= tcm.limit) {
         void *mem = tcache_mid_get(request2size(n));
-        trace_decide(D_TCACHE_MID);
         if (mem)
             return mem;
     }

@@ -477,13 +477,18 @@ static void chunk_of(const void *mem, struct call *c)
     }
 }
 
-/* Where an allocation came from: the decision its path wrote; a cache hit
- * on the fast path writes none. */
+/* Where an allocation came from: the decision its path wrote.  The
+ * caches' paths write none (the arena's traced steps, mmap and mremap
+ * do): a chunk of the mid-size cache's sizes came from it, any other
+ * from the tcache. */
 static unsigned alloc_decision(const void *mem)
 {
     if (!mem)
         return D_FAILED;
-    return tc.decision != D_NONE ? tc.decision : D_TCACHE;
+    if (tc.decision != D_NONE)
+        return tc.decision;
+    __asm__("" : "+r"(mem));
+    return chunksize(mem2chunk(mem)) >= TCACHE_MID_MIN ? D_TCACHE_MID : D_TCACHE;
 }
 
 void trace_set_slow(const void *chunk, size_t size, unsigned where)
