@@ -203,6 +203,23 @@ static void preload_library(void)
         die(2, "cannot set LD_PRELOAD: %s", strerror(errno));
 }
 
+/* Did the traced process end through exit?  The library then trims its
+ * log after the last segment it used; otherwise the room it made ahead is
+ * still there, and the last segment's header is zeros. */
+static int exited_normally(const char *file, long long size)
+{
+    unsigned char hdr[32] = { 0 };
+    FILE *f = fopen(file, "rb");
+    if (!f)
+        return 1;
+    int ok = size < 2 * 65536 || fseek(f, (long)(size - 65536), SEEK_SET) != 0 ||
+             fread(hdr, 1, sizeof hdr, f) != sizeof hdr;
+    fclose(f);
+    for (size_t k = 0; k < sizeof hdr && !ok; k++)
+        ok = hdr[k] != 0;
+    return ok;
+}
+
 /* Runs PROG with PTALLOC_TRACE set in its environment alone (this
  * command, on ptalloc itself, is not traced), waits for it and passes its
  * exit status on; a program killed by a signal gives 128 + the signal, as
@@ -293,6 +310,13 @@ static int cmd_trace(int argc, char **argv)
     }
     fprintf(stderr, "%s: trace: log in %s (%lld bytes); 'ptalloc report %s' tells what is in it\n",
             prog_name, file, (long long)st.st_size, file);
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "%s: trace: %s was killed by signal %d; the log has what came before\n",
+                prog_name, argv[i], WTERMSIG(status));
+    else if (!exited_normally(file, st.st_size))
+        fprintf(stderr, "%s: trace: %s did not end through exit: it called _exit, or executed "
+                "another program (a wrapper script? then trace the program it runs: the executed "
+                "one is not traced); the log has what came before\n", prog_name, argv[i]);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);

@@ -296,12 +296,31 @@ static size_t slot_of(size_t chunk_size)
     return chunk_size >> 4 < TCACHE_SLOTS ? chunk_size >> 4 : NO_SLOT;
 }
 
+/* Debug builds give every call the whole cache, and check when it is
+ * parked again that the call changed no slot but those it was to get: a
+ * path that needs the others and does not say so (trace_need_cache) is
+ * an assertion there rather than a changed decision in the release
+ * build. */
+#ifdef PTALLOC_DEBUG
+#define DEBUG_WHOLE_CACHE 1
+static void check_slots(const trace_thread_t *t)
+{
+    for (size_t s = 0; s < TCACHE_SLOTS; s++)
+        if (s != t->s1 && s != t->s2 && (tc.room[s] != t->room[s] || tc.head[s] != t->head[s]))
+            assert_fail("a traced call used a cache slot it was not given (trace_need_cache)",
+                        __FILE__, (int)s);
+}
+#else
+#define DEBUG_WHOLE_CACHE 0
+static void check_slots(const trace_thread_t *t) { (void)t; }
+#endif
+
 /* Puts the thread's cache back for a call: slots s1 and s2, or ALL. */
 static trace_thread_t *enter(size_t s1, size_t s2)
 {
     trace_thread_t *t = tc.trace;
     if (likely(t != NULL)) {
-        if (s1 == ALL) {
+        if (s1 == ALL || DEBUG_WHOLE_CACHE) {
             memcpy(tc.room, t->room, sizeof tc.room);
             memcpy(tc.head, t->head, sizeof tc.head);
         } else {
@@ -342,6 +361,10 @@ void trace_need_cache(void)
 static void leave(trace_thread_t *t)
 {
     if (t) {
+        if (DEBUG_WHOLE_CACHE && t->s1 != ALL) {
+            check_slots(t);
+            t->s1 = ALL;
+        }
         if (t->s1 == ALL) {
             memcpy(t->room, tc.room, sizeof t->room);
             memcpy(t->head, tc.head, sizeof t->head);
@@ -917,12 +940,14 @@ static int open_log(const char *path, int ppid)
     put_le(h + 48, os_pagesize, 4);
     put_le(h + 52, (uint64_t)stack_depth, 4);
     put_le(h + 56, ppid ? 1 : 0, 4);
-    if (os_resize(log_fd, 2 * SEGMENT_SIZE) != 0) {
+    /* The header's place, the first segment and one ahead: a file that
+     * was not trimmed at exit ends with a segment never used. */
+    if (os_resize(log_fd, 3 * SEGMENT_SIZE) != 0) {
         os_close(log_fd);
         log_fd = -1;
         return 0;
     }
-    log_size = 2 * SEGMENT_SIZE;
+    log_size = 3 * SEGMENT_SIZE;
     uint8_t *m = os_map_shared(log_fd, 0, HEADER_SIZE);
     if (!m) {
         os_close(log_fd);

@@ -184,5 +184,12 @@ deep = [e for e in d["events"] if len(e.get("site", [])) > 1]
 assert deep, "no call site with more than one frame"
 ' || fail "trace --stack 8: no deep call sites"
 
+grep -q "did not end through exit" "$tmp/t.err" && fail "ptalloc trace: a note of a bad end for a program that exited"
+# A program that executes another (a wrapper script): the note says so.
+printf '#!/bin/sh\nexec true\n' > "$tmp/wrapper" && chmod +x "$tmp/wrapper"
+PTALLOC_LIB="$lib" "$cmd" trace -o "$tmp/w.trace" -- "$tmp/wrapper" 2> "$tmp/w.err" || fail "trace of a wrapper: $(cat "$tmp/w.err")"
+grep -q "did not end through exit.*wrapper script" "$tmp/w.err" || fail "trace of a wrapper: no note: $(cat "$tmp/w.err")"
+no_contradictions "$tmp/w.trace" "wrapper"
+
 [ $fails -eq 0 ] && echo "cmd/trace: all passed"
 exit $((fails > 0))
