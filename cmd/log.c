@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "ptalloc.h"
 #include "log.h"
 
 #define MAX_THREADS (1 << 22)   /* a thread number above is corruption */
@@ -131,7 +132,8 @@ const char *tlog_state_name(int s) { return s >= 0 && s < TLOG_S_COUNT ? state_n
 const char *tlog_sys_name(int k) { return k > 0 && k < TLOG_SYS_COUNT ? sys_names[k] : "?"; }
 int tlog_is_call(int t) { return t >= TLOG_MALLOC && t <= TLOG_MALLOC_TRIM; }
 
-/* The design's bin numbering (include/ptalloc.h, src/bins.h). */
+/* The design's bin numbering (include/ptalloc.h); the small and large
+ * bins' from the library itself, which this command links. */
 int tlog_bin(int state, uint64_t size)
 {
     switch (state) {
@@ -141,14 +143,8 @@ int tlog_bin(int state, uint64_t size)
         return size < 1056 + 48 * 64 ? 64 + (int)((size - 1056) >> 6) : -1;
     case TLOG_S_FASTBIN:  return (int)(size >> 4) - 2;
     case TLOG_S_UNSORTED: return 1;
-    case TLOG_S_SMALLBIN: return (int)(size >> 4);
-    case TLOG_S_LARGEBIN:
-        if ((size >> 6) <= 48)  return 48 + (int)(size >> 6);
-        if ((size >> 9) <= 20)  return 91 + (int)(size >> 9);
-        if ((size >> 12) <= 10) return 110 + (int)(size >> 12);
-        if ((size >> 15) <= 4)  return 119 + (int)(size >> 15);
-        if ((size >> 18) <= 2)  return 124 + (int)(size >> 18);
-        return 126;
+    case TLOG_S_SMALLBIN:
+    case TLOG_S_LARGEBIN: return ptalloc_bin_index((size_t)size);
     default:
         return -1;
     }
