@@ -67,7 +67,7 @@ struct tlog {
     char err[512];
 };
 
-static void *xrealloc(void *p, size_t n)
+void *tlog_xrealloc(void *p, size_t n)
 {
     p = realloc(p, n ? n : 1);
     if (!p) {
@@ -245,7 +245,7 @@ struct tlog *tlog_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     madvise((void *)map, size, MADV_SEQUENTIAL);
-    struct tlog *log = xrealloc(NULL, sizeof *log);
+    struct tlog *log = tlog_xrealloc(NULL, sizeof *log);
     memset(log, 0, sizeof *log);
     log->map = map;
     log->size = size;
@@ -287,8 +287,8 @@ struct tlog *tlog_open(const char *path, char *err, size_t errlen)
     /* The segment index, and the calibration pairs. */
     /* Segments start at 65536, the header's place being the first. */
     uint64_t nslots = size > TLOG_SEGMENT_SIZE ? (size - 1) / TLOG_SEGMENT_SIZE : 0;
-    log->segs = xrealloc(NULL, nslots * sizeof *log->segs);
-    log->cal = xrealloc(NULL, (nslots + 1) * sizeof *log->cal);
+    log->segs = tlog_xrealloc(NULL, nslots * sizeof *log->segs);
+    log->cal = tlog_xrealloc(NULL, (nslots + 1) * sizeof *log->cal);
     log->cal[log->ncal++] = (struct cal){ h->tsc0, h->ns0 };
     for (uint64_t k = 0; k < nslots; k++) {
         uint64_t off = (k + 1) * TLOG_SEGMENT_SIZE;
@@ -323,8 +323,8 @@ struct tlog *tlog_open(const char *path, char *err, size_t errlen)
         }
         if (g->thread >= log->nthreads) {
             int n = g->thread + 1;
-            log->threads = xrealloc(log->threads, (size_t)n * sizeof *log->threads);
-            log->streams = xrealloc(log->streams, (size_t)n * sizeof *log->streams);
+            log->threads = tlog_xrealloc(log->threads, (size_t)n * sizeof *log->threads);
+            log->streams = tlog_xrealloc(log->streams, (size_t)n * sizeof *log->streams);
             for (int i = log->nthreads; i < n; i++) {
                 log->threads[i] = (struct tlog_thread){ i, 0, 0 };
                 memset(&log->streams[i], 0, sizeof log->streams[i]);
@@ -346,7 +346,7 @@ struct tlog *tlog_open(const char *path, char *err, size_t errlen)
         t->tid = g->tid;
         t->segments++;
         struct stream *st2 = &log->streams[g->thread];
-        st2->segs = xrealloc(st2->segs, (st2->nsegs + 1) * sizeof *st2->segs);
+        st2->segs = tlog_xrealloc(st2->segs, (st2->nsegs + 1) * sizeof *st2->segs);
         st2->segs[st2->nsegs++] = log->nsegs - 1;
         log->cal[log->ncal++] = (struct cal){ g->tsc, g->ns };
     }
@@ -516,12 +516,12 @@ static void get_site(struct cur *c, struct stream *s, struct tlog_event *ev)
     }
     if (s->nframes + n > s->capframes) {
         s->capframes = (s->nframes + n) * 2 + 64;
-        s->frames = xrealloc(s->frames, s->capframes * sizeof *s->frames);
+        s->frames = tlog_xrealloc(s->frames, s->capframes * sizeof *s->frames);
     }
     if (s->nsites == s->capsites) {
         s->capsites = s->capsites * 2 + 64;
-        s->site_at = xrealloc(s->site_at, s->capsites * sizeof *s->site_at);
-        s->site_n = xrealloc(s->site_n, s->capsites * sizeof *s->site_n);
+        s->site_at = tlog_xrealloc(s->site_at, s->capsites * sizeof *s->site_at);
+        s->site_n = tlog_xrealloc(s->site_n, s->capsites * sizeof *s->site_n);
     }
     s->site_at[s->nsites] = (uint32_t)s->nframes;
     s->site_n[s->nsites] = (uint32_t)n;
@@ -599,7 +599,7 @@ static void get_modules(struct cur *c, struct stream *s)
         c->cut = 1;
         return;
     }
-    s->mods = xrealloc(NULL, n * sizeof *s->mods);
+    s->mods = tlog_xrealloc(NULL, n * sizeof *s->mods);
     for (uint64_t i = 0; i < n && !c->cut && !c->bad; i++) {
         struct tlog_module *m = &s->mods[s->nmods];
         m->start = get_addr(c, s);
@@ -788,7 +788,7 @@ int tlog_next(struct tlog *log, struct tlog_event *ev)
         return -1;
     if (!log->started) {
         log->started = 1;
-        log->heap = xrealloc(NULL, ((size_t)log->nthreads + 1) * sizeof *log->heap);
+        log->heap = tlog_xrealloc(NULL, ((size_t)log->nthreads + 1) * sizeof *log->heap);
         for (int i = 0; i < log->nthreads; i++)
             if (refill(log, i) < 0)
                 return -1;

@@ -131,6 +131,8 @@ const struct tlog_thread *tlog_threads(const struct tlog *log, int *count);
 /* 1: *ev is the next event; 0: no more; -1: error (tlog_error says which). */
 int tlog_next(struct tlog *log, struct tlog_event *ev);
 const char *tlog_error(const struct tlog *log);
+/* realloc, or "ptalloc: out of memory" and exit 2 (the reader's and the rebuild's tables). */
+void *tlog_xrealloc(void *p, size_t n);
 /* Seen an `end` record so far (a log without one is valid: the process
  * was killed, called _exit or exec'd). */
 int tlog_saw_end(const struct tlog *log);

@@ -61,19 +61,9 @@ struct rebuild {
     int recording;                      /* note replaced in-use chunks as pre-state */
 };
 
-static void *xalloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p) {
-        fputs("ptalloc: out of memory\n", stderr);
-        exit(2);
-    }
-    return p;
-}
-
 struct rebuild *rebuild_new(void)
 {
-    struct rebuild *rb = xalloc(NULL, sizeof *rb);
+    struct rebuild *rb = tlog_xrealloc(NULL, sizeof *rb);
     memset(rb, 0, sizeof *rb);
     rb->snap_from = 1;
     return rb;
@@ -172,8 +162,8 @@ static void blocks_insert(struct rebuild *rb, size_t k, struct blk *b)
 {
     if (rb->nb == rb->capb) {
         rb->capb = rb->capb * 2 + 16;
-        rb->b = xalloc(rb->b, rb->capb * sizeof *rb->b);
-        rb->first = xalloc(rb->first, rb->capb * sizeof *rb->first);
+        rb->b = tlog_xrealloc(rb->b, rb->capb * sizeof *rb->b);
+        rb->first = tlog_xrealloc(rb->first, rb->capb * sizeof *rb->first);
     }
     memmove(rb->b + k + 1, rb->b + k, (rb->nb - k) * sizeof *rb->b);
     memmove(rb->first + k + 1, rb->first + k, (rb->nb - k) * sizeof *rb->first);
@@ -186,7 +176,7 @@ static void blocks_insert(struct rebuild *rb, size_t k, struct blk *b)
 static void insert_at(struct rebuild *rb, struct pos p, const struct rb_chunk *c)
 {
     if (!rb->nb) {
-        struct blk *b = xalloc(NULL, sizeof *b);
+        struct blk *b = tlog_xrealloc(NULL, sizeof *b);
         b->n = 1;
         b->e[0] = *c;
         blocks_insert(rb, 0, b);
@@ -198,7 +188,7 @@ static void insert_at(struct rebuild *rb, struct pos p, const struct rb_chunk *c
     }
     struct blk *b = rb->b[p.b];
     if (b->n == BLK) {                   /* split: the upper half to a new block */
-        struct blk *nb = xalloc(NULL, sizeof *nb);
+        struct blk *nb = tlog_xrealloc(NULL, sizeof *nb);
         nb->n = BLK / 2;
         memcpy(nb->e, b->e + BLK / 2, (BLK / 2) * sizeof *b->e);
         b->n = BLK / 2;
@@ -363,7 +353,7 @@ static void region_cut(struct rebuild *rb, uint64_t start, uint64_t end)
             r->end = start;
             if (rb->nreg == rb->capreg) {
                 rb->capreg = rb->capreg * 2 + 8;
-                rb->reg = xalloc(rb->reg, rb->capreg * sizeof *rb->reg);
+                rb->reg = tlog_xrealloc(rb->reg, rb->capreg * sizeof *rb->reg);
             }
             memmove(rb->reg + k + 2, rb->reg + k + 1, (rb->nreg - k - 1) * sizeof *rb->reg);
             rb->reg[k + 1] = hi;
@@ -394,7 +384,7 @@ static void region_add(struct rebuild *rb, uint64_t start, uint64_t end, int are
     }
     if (rb->nreg == rb->capreg) {
         rb->capreg = rb->capreg * 2 + 8;
-        rb->reg = xalloc(rb->reg, rb->capreg * sizeof *rb->reg);
+        rb->reg = tlog_xrealloc(rb->reg, rb->capreg * sizeof *rb->reg);
     }
     memmove(rb->reg + k + 1, rb->reg + k, (rb->nreg - k) * sizeof *rb->reg);
     rb->reg[k] = (struct region){ start, end, arena };
@@ -456,7 +446,7 @@ static struct rthread *thread_of(struct rebuild *rb, int t)
 {
     if (t >= rb->nth) {
         int n = t + 1 > rb->nth * 2 ? t + 1 : rb->nth * 2;
-        rb->th = xalloc(rb->th, (size_t)n * sizeof *rb->th);
+        rb->th = tlog_xrealloc(rb->th, (size_t)n * sizeof *rb->th);
         memset(rb->th + rb->nth, 0, (size_t)(n - rb->nth) * sizeof *rb->th);
         rb->nth = n;
     }

@@ -108,7 +108,7 @@ void malloc_consolidate(arena_t *a)
 
 /* free_generic's work on chunk p of mem, Valgrind aside; traced: the
  * trace's hooks on (as int_malloc's two copies, malloc.c). */
-static inline __attribute__((always_inline)) void free_chunk(void *mem, bool traced)
+static ALWAYS_INLINE void free_chunk(void *mem, bool traced)
 {
     chunk_t *p = mem2chunk(mem);
     size_t size = chunksize(p);
@@ -170,7 +170,7 @@ static inline __attribute__((always_inline)) void free_chunk(void *mem, bool tra
  * key that may mean a double free, threads, Valgrind, a chunk of another
  * arena - takes free_generic.  Written once with a `traced` flag, as
  * int_malloc is (malloc.c): the plain copy has no hook. */
-static inline __attribute__((always_inline)) void free_refused_steps(void *mem, bool traced)
+static ALWAYS_INLINE void free_refused_steps(void *mem, bool traced)
 {
     chunk_t *p = mem2chunk(mem);
     size_t size = chunksize(p);

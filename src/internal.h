@@ -16,6 +16,7 @@
 #define NOINLINE __attribute__((noinline))
 #define NORETURN __attribute__((noreturn))
 #define COLD     __attribute__((cold))
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* ---- os.c: the only file that talks to the kernel ---------------------- */
 extern size_t os_pagesize;

@@ -21,8 +21,6 @@
 #include "tcache.h"
 #include "vg.h"
 
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-
 /* The traced copy's hooks; nothing in the plain one. */
 static ALWAYS_INLINE void decide(bool traced, unsigned decision)
 {

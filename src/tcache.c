@@ -24,7 +24,7 @@ static void thread_exit(void *unused)
     tc.state = TC_DEAD;
     arena_thread_exit();
     if (traced)
-        trace_thread_exit(traced);
+        trace_thread_exit();
 }
 
 /* The thread-exit hook (a pthread key's destructor) is set up once the

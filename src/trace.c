@@ -85,7 +85,6 @@ static uint32_t thread_count;
 static uint64_t walk_count;
 static trace_thread_t *states, *free_states;
 static char log_path[4096];
-static uint64_t start_tsc;
 
 /* The view of an empty cache the fast paths get while tracing is on. */
 static const struct {
@@ -896,14 +895,14 @@ static void write_modules(trace_thread_t *t)
     os_unmap(scratch, MODULES_SCRATCH);
 }
 
+/* The walk's states are the log's (enum trace_where follows enum
+ * ptalloc_where). */
+_Static_assert((int)W_MMAPPED == (int)PTALLOC_MMAPPED && (int)W_FENCE == (int)PTALLOC_FENCE &&
+                   (int)W_TCACHE == (int)PTALLOC_TCACHE,
+               "trace states numbered as enum ptalloc_where");
 static int snapshot_chunk(const struct ptalloc_chunk_info *ci, void *arg)
 {
-    unsigned where = (unsigned)ci->where;
-    if (ci->where == PTALLOC_MMAPPED) {
-        /* The walk gives a mapped chunk's own size. */
-        where = W_MMAPPED;
-    }
-    trace_set_slow(ci->chunk, ci->size, where);
+    trace_set_slow(ci->chunk, ci->size, (unsigned)ci->where);
     return 0;
 }
 
@@ -933,8 +932,7 @@ static int open_log(const char *path, int ppid)
     put_le(h + 12, HEADER_SIZE, 4);
     put_le(h + 16, (uint64_t)os_getpid(), 4);
     put_le(h + 20, (uint64_t)ppid, 4);
-    start_tsc = now_tsc();
-    put_le(h + 24, start_tsc, 8);
+    put_le(h + 24, now_tsc(), 8);
     put_le(h + 32, os_clock_ns(0), 8);
     put_le(h + 40, os_clock_ns(1), 8);
     put_le(h + 48, os_pagesize, 4);
@@ -972,11 +970,6 @@ static void env_drop(const char *name)
         if (!(str_eqn(*r, name, n) && (*r)[n] == '='))
             *w++ = *r;
     *w = NULL;
-}
-
-static void write_pid_path(char *out, size_t cap, const char *path, int pid)
-{
-    fmt_snprintf(out, cap, "%s.%d", path, pid);
 }
 
 void trace_start(void)
@@ -1017,7 +1010,7 @@ void trace_start(void)
 
 /* A thread's last records: its cache went back to the arenas (the caller
  * did that inside trace_begin). */
-void trace_thread_exit(int began)
+void trace_thread_exit(void)
 {
     trace_thread_t *t = tc.trace;
     if (!t)
@@ -1030,7 +1023,6 @@ void trace_thread_exit(int began)
      * hook, recorded as this thread's.  It is reused once the thread is
      * gone (state_new). */
     __atomic_store_n(&t->exited, 1, __ATOMIC_RELEASE);
-    (void)began;
 }
 
 void trace_fork_parent(void)
@@ -1062,7 +1054,7 @@ void trace_fork_child(void)
     os_close(log_fd);
     log_fd = -1;
     char path[sizeof log_path + 16];
-    write_pid_path(path, sizeof path, log_path, os_getpid());
+    fmt_snprintf(path, sizeof path, "%s.%d", log_path, os_getpid());
     int ppid = os_getppid();
     if (!open_log(path, ppid)) {
         /* No log: the cache goes back to the fast paths. */

@@ -106,7 +106,7 @@ void trace_end(int began);
 void trace_walk_checkpoint(void);
 
 void trace_start(void);                  /* PTALLOC_TRACE, at start-up */
-void trace_thread_exit(int began);       /* after the cache went back   */
+void trace_thread_exit(void);            /* after the cache went back   */
 void trace_fork_parent(void);
 void trace_fork_child(void);
 
