@@ -81,13 +81,14 @@ ubsan: build/ubsan/libptalloc.so
 # ---- the command -------------------------------------------------------
 # cmd/*.c, linked with libptalloc.a: the command runs on ptalloc itself.
 # Its symbolizer (cmd/symbols.c) is elfutils' libdw and libelf, with
-# libstdc++'s demangler; their Debian packages come first, installed when
+# libstdc++'s demangler, and zlib packs the data of `ptalloc html`'s pages;
+# their Debian packages come first, installed when
 # missing (order-only and phony: checked on every make, relinking nothing).
 CMD_SRCS := $(filter-out cmd/replay_driver.c,$(wildcard cmd/*.c))
-CMD_LIBS := -ldw -lelf -lstdc++
+CMD_LIBS := -ldw -lelf -lstdc++ -lz
 deps-cmd:
 	@tools/deps.sh cmd
-build/ptalloc: $(CMD_SRCS) $(wildcard cmd/*.h) include/ptalloc.h build/libptalloc.a | deps-cmd
+build/ptalloc: $(CMD_SRCS) $(wildcard cmd/*.h) $(wildcard cmd/page/*) include/ptalloc.h build/libptalloc.a | deps-cmd
 	$(CC) -std=gnu11 -O2 -g -Iinclude -Wall -Wextra -Wno-unused-parameter $(CMD_SRCS) -o $@ \
 	  build/libptalloc.a $(CMD_LIBS) -pthread
 # `ptalloc replay`'s driver: a program of its own on a fresh ptalloc, with
@@ -129,7 +130,17 @@ $(TRACE_PROGS): build/tests/cmd/%: tests/cmd/%.c tests/cmd/walk_lines.h include/
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CF) -Wextra -Wno-unused-parameter $< -o $@ -ldl
 
-tests: $(TEST_BINS) $(SYM_TESTS) $(TRACE_PROGS) build/ptalloc build/ptalloc-replay
+# The process tests/cmd/heap_pid.sh reads with `ptalloc heap --pid`, twice:
+# a plain program, run with the variant's library preloaded, and one
+# linked with libptalloc.a, exporting its symbols so that the same dlsym
+# calls find ptalloc's functions.
+HEAP_TARGETS := build/tests/cmd/heap_target build/tests/cmd/heap_target_static
+HEAP_STATIC  := -Wl,--export-dynamic build/libptalloc.a
+$(HEAP_TARGETS): build/tests/cmd/%: tests/cmd/heap_target.c include/ptalloc.h build/libptalloc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CF) -Wextra -Wno-unused-parameter $< -o $@ $(if $(filter %_static,$@),$(HEAP_STATIC)) -ldl
+
+tests: $(TEST_BINS) $(SYM_TESTS) $(TRACE_PROGS) $(HEAP_TARGETS) build/ptalloc build/ptalloc-replay
 
 deps:
 	@tools/deps.sh test
@@ -145,12 +156,21 @@ test-quick: lib $(if $(filter build/debug,$(VARIANT)),debug) $(if $(filter build
 # ---- demo, bench, fuzz ---------------------------------------------------
 build/demo: tools/demo.c include/ptalloc.h build/libptalloc.a
 	$(CC) -std=gnu11 -O1 -g -Iinclude -fno-builtin-malloc -fno-builtin-free $< -o $@ build/libptalloc.a -pthread
-demo: build/demo
+# The text tour, then the same program traced and drawn as a page whose
+# tour has a scene per chapter of the notes (its marks: tools/demo.c).
+demo: build/demo build/ptalloc
 	@build/demo
+	@rm -f build/demo.trace
+	@PTALLOC_TRACE=build/demo.trace build/demo > /dev/null
+	@build/ptalloc html build/demo.trace -o build/demo.html --title "the demo: ptmalloc2's design in eight chapters" > /dev/null
+	@echo; echo "The same tour in a browser, a scene per chapter: build/demo.html"
 
-bench: lib
+# BENCH_HTML=0 leaves out the page's timing (bench/html.sh: a log of about
+# a million events, opened in headless Chromium).
+bench: lib cmd
 	@tools/deps.sh bench
 	@bench/run.sh
+	@if [ "$${BENCH_HTML:-1}" != 0 ]; then tools/deps.sh test && bench/html.sh; fi
 
 fuzz: lib
 	@tools/deps.sh fuzz

@@ -31,8 +31,9 @@ static void bail(const char *file, const char *msg)
 
 /* A JSON string: valid UTF-8 passes, control characters are escaped and
  * every byte of an invalid sequence becomes U+FFFD, so any path or label
- * bytes give a document every parser reads. */
-static void jstr(const char *s, size_t n)
+ * bytes give a document every parser reads; '<' is escaped too, so that
+ * the string can stand in an HTML script element. */
+void cmd_json_string(FILE *out, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     putc('"', out);
@@ -42,7 +43,7 @@ static void jstr(const char *s, size_t n)
             putc('\\', out);
             putc((int)c, out);
             p++;
-        } else if (c < 0x20) {
+        } else if (c < 0x20 || c == '<') {
             fprintf(out, "\\u%04x", c);
             p++;
         } else if (c < 0x80) {
@@ -69,6 +70,8 @@ static void jstr(const char *s, size_t n)
     }
     putc('"', out);
 }
+
+static void jstr(const char *s, size_t n) { cmd_json_string(out, s, n); }
 
 static void jkey_str(const char *key, const char *v) { fprintf(out, ",\"%s\":", key); jstr(v, strlen(v)); }
 static void jkey_u(const char *key, unsigned long long v) { fprintf(out, ",\"%s\":%llu", key, v); }

@@ -150,6 +150,57 @@ int tlog_bin(int state, uint64_t size)
     }
 }
 
+/* ---- numbers for keys ------------------------------------------------------------ */
+
+static size_t key_slot(uint64_t k, size_t nslots)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return (size_t)k & (nslots - 1);
+}
+
+uint32_t tlog_number(struct tlog_numbers *m, uint64_t key, int *fresh)
+{
+    if (2 * (m->n + 1) > m->nslots) {                    /* grow and place every key again */
+        size_t cap = m->nslots ? 2 * m->nslots : 256;
+        uint32_t *slot = tlog_xrealloc(NULL, cap * sizeof *slot);
+        memset(slot, 0, cap * sizeof *slot);
+        for (size_t i = 0; i < m->n; i++) {
+            size_t j = key_slot(m->keys[i], cap);
+            while (slot[j])
+                j = (j + 1) & (cap - 1);
+            slot[j] = (uint32_t)i + 1;
+        }
+        free(m->slot);
+        m->slot = slot;
+        m->nslots = cap;
+    }
+    size_t j = key_slot(key, m->nslots);
+    for (; m->slot[j]; j = (j + 1) & (m->nslots - 1))
+        if (m->keys[m->slot[j] - 1] == key) {
+            if (fresh)
+                *fresh = 0;
+            return m->slot[j] - 1;
+        }
+    if (m->n == m->cap) {
+        m->cap = m->cap * 2 + 256;
+        m->keys = tlog_xrealloc(m->keys, m->cap * sizeof *m->keys);
+    }
+    m->keys[m->n] = key;
+    m->slot[j] = (uint32_t)++m->n;
+    if (fresh)
+        *fresh = 1;
+    return (uint32_t)(m->n - 1);
+}
+
+void tlog_numbers_free(struct tlog_numbers *m)
+{
+    free(m->keys);
+    free(m->slot);
+    memset(m, 0, sizeof *m);
+}
+
 /* ---- time -------------------------------------------------------------------- */
 
 static int cal_cmp(const void *a, const void *b)

@@ -101,6 +101,9 @@ struct tlog_event {
     int nsite;
     /* steps */
     int state;                      /* set: enum tlog_state */
+    int at_tail;                    /* set, made up by a reader of a live heap (ptalloc heap):
+                                     * the chunk goes to the tail of its bin's list, not
+                                     * where the allocator would put it */
     int sys_kind;                   /* sys: enum tlog_sys */
     uint64_t arena;                 /* sys, consolidate, arena_new, arena */
     uint64_t value;                 /* thread_start: tid; fork: child pid; walk: ordinal */
@@ -133,6 +136,19 @@ int tlog_next(struct tlog *log, struct tlog_event *ev);
 const char *tlog_error(const struct tlog *log);
 /* realloc, or "ptalloc: out of memory" and exit 2 (the reader's and the rebuild's tables). */
 void *tlog_xrealloc(void *p, size_t n);
+/* Numbers for 64-bit keys, 0, 1, 2... in the order the keys first came
+ * (the rebuild's lists, the page's call sites).  Zero-initialised is
+ * empty; keys[number] is the key. */
+struct tlog_numbers {
+    uint64_t *keys;
+    size_t n, cap;
+    uint32_t *slot;             /* open addressing: number + 1, 0 empty */
+    size_t nslots;
+};
+/* key's number; *fresh (when not NULL) says whether it was new. */
+uint32_t tlog_number(struct tlog_numbers *m, uint64_t key, int *fresh);
+void tlog_numbers_free(struct tlog_numbers *m);
+
 /* Seen an `end` record so far (a log without one is valid: the process
  * was killed, called _exit or exec'd). */
 int tlog_saw_end(const struct tlog *log);
@@ -160,8 +176,24 @@ struct rb_chunk {
     uint64_t addr, size;
     uint64_t event;                 /* the event that last set it */
     uint64_t site;                  /* in use: innermost frame of the allocation's site */
+    uint64_t lprev, lnext;          /* on a bin's list: the chunks before and after (0: none) */
+    int32_t list;                   /* that list (rebuild_list), -1 none */
     int32_t thread;                 /* tcache: the owning thread; else the setter's */
     uint8_t state;                  /* enum tlog_state, never GONE */
+};
+
+/* A bin's list, in the order the allocator keeps it.  The log does not
+ * record list positions: the rebuild puts a chunk where the allocator
+ * puts it (src/bins.h, src/tcache.h): the tcache, fastbins, unsorted and
+ * small bins take new chunks at the head; a large bin keeps them sorted
+ * by size, largest first, a chunk of a size already there going after the
+ * first of that size.  Chunks leave from wherever they are. */
+struct rb_list {
+    int state;                      /* tcache fastbin unsorted smallbin largebin remote */
+    int arena;                      /* -1 unknown; tcache: -1 */
+    int thread;                     /* tcache: the owning thread; else -1 */
+    int bin;                        /* as tlog_bin */
+    uint64_t head, tail, n;
 };
 
 struct rb_totals {
@@ -187,5 +219,26 @@ const char *rebuild_contradiction(const struct rebuild *rb, size_t i);   /* NULL
 int rebuild_foreach(const struct rebuild *rb, int (*fn)(const struct rb_chunk *, void *), void *arg);
 /* The arena whose region (from sys records) holds addr, -1 if none known. */
 int rebuild_arena_of(const struct rebuild *rb, uint64_t addr);
+/* The chunk at exactly addr, NULL if none.  Valid until the next apply. */
+const struct rb_chunk *rebuild_find(const struct rebuild *rb, uint64_t addr);
+/* The lists (empty ones too), numbered from 0 as they first appeared. */
+size_t rebuild_nlists(const struct rebuild *rb);
+const struct rb_list *rebuild_list(const struct rebuild *rb, size_t i);
+
+/* Every change to the map as it happens, for a reader that keeps its own
+ * copy (ptalloc html): a chunk removed (add 0: c as it was, links and all)
+ * or added (add 1: c as it now is).  Applying them in order to an empty
+ * map gives the rebuilt one; undoing them in reverse order goes back. */
+typedef void rb_observer(int add, const struct rb_chunk *c, void *arg);
+void rebuild_observe(struct rebuild *rb, rb_observer *fn, void *arg);
+
+/* Regions (from sys records): [start, end) of an arena's heap: a main
+ * arena segment (sbrk or its mmap fallback) or a sub-heap. */
+struct rb_region {
+    uint64_t start, end;
+    int arena;
+    int kind;                       /* the sys kind that made it: brk, segment, heap_new */
+};
+size_t rebuild_regions(const struct rebuild *rb, const struct rb_region **out);
 
 #endif

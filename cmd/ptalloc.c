@@ -7,6 +7,7 @@
  *   ptalloc show FILE [--at N] [--thread T] [--all] [--check]   (cmd/show.c)
  *   ptalloc show FILE --walk K
  *   ptalloc json FILE [--perfetto] [-o OUT]                      (cmd/json.c)
+ *   ptalloc heap --pid PID [--html FILE] [--all]                 (cmd/heap.c)
  *   ptalloc report FILE [--top N] [--no-symbols] [--sort bytes|blocks]  (cmd/report.c)
  *   ptalloc replay FILE [-o NAME=VALUE]... [--trace OUT] ...     (cmd/replay.c)
  *
@@ -42,6 +43,8 @@
               "       ptalloc show FILE [--at N] [--thread T] [--all] [--check]\n" \
               "       ptalloc show FILE --walk K\n" \
               "       ptalloc json FILE [--perfetto] [-o OUT]\n" \
+              "       ptalloc html FILE [-o OUT] [--title TEXT] [--no-symbols]\n" \
+              "       ptalloc heap --pid PID [--html FILE] [--all]\n" \
               "       ptalloc report FILE [--top N] [--no-symbols] [--sort bytes|blocks]\n" \
               "       ptalloc replay FILE [-o NAME=VALUE]... [--trace OUT] [--untraced]\n" \
               "                      [--touch none|page|all] [--json]\n" \
@@ -62,7 +65,18 @@
               "         ADDR 0x and 16 hex digits (the chunk header), SIZE decimal, WHERE\n" \
               "         one of inuse tcache fastbin unsorted smallbin largebin top mmapped\n" \
               "         fence (another thread's cache and remote batches are inuse), BIN the\n" \
-              "         bin index as struct ptalloc_chunk_info has it (-1 for none)\n" \
+              "         bin index as struct ptalloc_chunk_info has it (-1 for none); then\n" \
+              "         each non-empty bin in list order: bin KIND ARENA INDEX: ADDR...\n" \
+              "         (KIND: enum ptalloc_where; the walking thread's tcache under arena 0)\n" \
+              "html     the log as one self-contained page (default FILE.html) that draws\n" \
+              "         the heap at any event: address space, chunks and their headers,\n" \
+              "         bins in list order, each event's decision, plots, call sites;\n" \
+              "         marks \"chapter N | title | text\" make a guided tour\n" \
+              "heap     the heap of a running process on ptalloc (preloaded or linked in),\n" \
+              "         read from outside while its threads are stopped for a moment\n" \
+              "         (ptrace; nothing runs inside it), drawn as ptalloc_print_heap draws\n" \
+              "         it, every thread's caches included; --html FILE: a page instead;\n" \
+              "         --all: every in-use chunk drawn\n" \
               "json     the log as JSON (docs/TRACE-JSON.md); --perfetto: Chrome trace\n" \
               "         events for ui.perfetto.dev and chrome://tracing\n" \
               "report   a log summed up: calls, the allocator's decisions, system memory,\n" \
@@ -349,6 +363,10 @@ int main(int argc, char **argv)
         return cmd_trace(argc - 1, argv + 1);
     if (strcmp(cmd, "show") == 0)
         return cmd_show(argc - 1, argv + 1);
+    if (strcmp(cmd, "html") == 0)
+        return cmd_html(argc - 1, argv + 1);
+    if (strcmp(cmd, "heap") == 0)
+        return cmd_heap(argc - 1, argv + 1);
     if (strcmp(cmd, "json") == 0)
         return cmd_json(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0)

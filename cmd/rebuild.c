@@ -35,7 +35,6 @@ struct blk {
 
 struct pos { size_t b, i; };
 
-struct region { uint64_t start, end; int arena; };
 
 struct rthread {
     uint64_t last_call;                 /* event number of its last call record + 1 (0: none) */
@@ -49,7 +48,13 @@ struct rebuild {
     size_t nb, capb;
     struct rb_totals tot;
     uint64_t top;                       /* of tot.free, the top chunks' bytes */
-    struct region *reg;
+    struct rb_list *lists;              /* by number; never removed */
+    size_t nlists, caplists;
+    struct tlog_numbers lkeys;          /* list key -> list number */
+    rb_observer *observer;
+    void *observer_arg;
+    int at_tail;                        /* the set being applied goes to its list's tail */
+    struct rb_region *reg;
     size_t nreg, capreg;
     struct rthread *th;
     int nth;
@@ -69,10 +74,20 @@ struct rebuild *rebuild_new(void)
     return rb;
 }
 
+static void list_unlink(struct rebuild *rb, struct rb_chunk *c);
+
 static void clear_map(struct rebuild *rb)
 {
+    if (rb->observer)                   /* one by one, each with its links as they are then */
+        for (size_t k = 0; k < rb->nb; k++)
+            for (uint32_t i = 0; i < rb->b[k]->n; i++) {
+                rb->observer(0, &rb->b[k]->e[i], rb->observer_arg);
+                list_unlink(rb, &rb->b[k]->e[i]);
+            }
     for (size_t k = 0; k < rb->nb; k++)
         free(rb->b[k]);
+    for (size_t i = 0; i < rb->nlists; i++)
+        rb->lists[i].head = rb->lists[i].tail = rb->lists[i].n = 0;
     rb->nb = 0;
     memset(&rb->tot, 0, sizeof rb->tot);
 }
@@ -81,11 +96,14 @@ void rebuild_free(struct rebuild *rb)
 {
     if (!rb)
         return;
+    rb->observer = NULL;
     clear_map(rb);
     free(rb->b);
     free(rb->first);
     free(rb->reg);
     free(rb->th);
+    free(rb->lists);
+    tlog_numbers_free(&rb->lkeys);
     for (int i = 0; i < MSG_MAX; i++)
         free(rb->msg[i]);
     free(rb);
@@ -239,20 +257,165 @@ static void note_pre(struct rebuild *rb, const struct rb_chunk *c)
     t->npre++;
 }
 
+/* ---- bin lists ------------------------------------------------------------------------ */
+
+static struct rb_chunk *find_mut(struct rebuild *rb, uint64_t addr)
+{
+    struct pos p = lower_bound(rb, addr);
+    struct rb_chunk *e = at(rb, &p);
+    return e && e->addr == addr ? e : NULL;
+}
+
+const struct rb_chunk *rebuild_find(const struct rebuild *rb, uint64_t addr)
+{
+    return find_mut((struct rebuild *)rb, addr);
+}
+
+size_t rebuild_nlists(const struct rebuild *rb) { return rb->nlists; }
+const struct rb_list *rebuild_list(const struct rebuild *rb, size_t i) { return &rb->lists[i]; }
+
+void rebuild_observe(struct rebuild *rb, rb_observer *fn, void *arg)
+{
+    rb->observer = fn;
+    rb->observer_arg = arg;
+}
+
+static int listed_state(int s)
+{
+    return s == TLOG_S_TCACHE || s == TLOG_S_FASTBIN || s == TLOG_S_UNSORTED || s == TLOG_S_SMALLBIN ||
+           s == TLOG_S_LARGEBIN || s == TLOG_S_REMOTE;
+}
+
+/* The list a chunk in state `state` belongs on, made when new. */
+static int32_t list_for(struct rebuild *rb, const struct rb_chunk *c)
+{
+    struct rb_list l = { c->state, -1, -1, 0, 0, 0, 0 };
+    if (c->state == TLOG_S_TCACHE)
+        l.thread = c->thread;
+    else
+        l.arena = rebuild_arena_of(rb, c->addr);
+    l.bin = c->state == TLOG_S_REMOTE ? 0 : tlog_bin(c->state, c->size);
+    uint64_t key = (uint64_t)l.state << 56 | (uint64_t)(uint32_t)(l.arena + 1) << 40 |
+                   (uint64_t)(uint32_t)(l.thread + 1) << 16 | (uint32_t)(l.bin + 1);
+    int fresh;
+    uint32_t number = tlog_number(&rb->lkeys, key, &fresh);
+    if (fresh) {
+        if (rb->nlists == rb->caplists) {
+            rb->caplists = rb->caplists * 2 + 64;
+            rb->lists = tlog_xrealloc(rb->lists, rb->caplists * sizeof *rb->lists);
+        }
+        rb->lists[rb->nlists++] = l;
+    }
+    return (int32_t)number;
+}
+
+/* Takes chunk c (in the map) off its list, if on one. */
+static void list_unlink(struct rebuild *rb, struct rb_chunk *c)
+{
+    if (c->list < 0)
+        return;
+    struct rb_list *l = &rb->lists[c->list];
+    struct rb_chunk *p = c->lprev ? find_mut(rb, c->lprev) : NULL;
+    struct rb_chunk *n = c->lnext ? find_mut(rb, c->lnext) : NULL;
+    if (p) p->lnext = c->lnext; else l->head = c->lnext;
+    if (n) n->lprev = c->lprev; else l->tail = c->lprev;
+    l->n--;
+    c->list = -1;
+    c->lprev = c->lnext = 0;
+}
+
+/* Puts chunk c (in the map) on list `list` between prev and next (0: the
+ * ends), which must be adjacent there. */
+static void list_link_between(struct rebuild *rb, struct rb_chunk *c, int32_t list, uint64_t prev, uint64_t next)
+{
+    struct rb_list *l = &rb->lists[list];
+    struct rb_chunk *p = prev ? find_mut(rb, prev) : NULL;
+    struct rb_chunk *n = next ? find_mut(rb, next) : NULL;
+    c->list = list;
+    c->lprev = p ? prev : 0;
+    c->lnext = n ? next : 0;
+    if (p) p->lnext = c->addr; else l->head = c->addr;
+    if (n) n->lprev = c->addr; else l->tail = c->addr;
+    l->n++;
+}
+
+/* Puts chunk c (in the map) on its state's list where the allocator would. */
+static void list_link(struct rebuild *rb, struct rb_chunk *c)
+{
+    c->list = -1;
+    c->lprev = c->lnext = 0;
+    if (!listed_state(c->state))
+        return;
+    int32_t list = list_for(rb, c);
+    struct rb_list *l = &rb->lists[list];
+    if (rb->at_tail || !l->n) {
+        list_link_between(rb, c, list, l->tail, 0);
+    } else if (c->state != TLOG_S_LARGEBIN) {
+        list_link_between(rb, c, list, 0, l->head);
+    } else {
+        /* Largest first; after the first chunk of an equal size. */
+        const struct rb_chunk *last = find_mut(rb, l->tail);
+        if (last && c->size < last->size) {
+            list_link_between(rb, c, list, l->tail, 0);
+            return;
+        }
+        uint64_t prev = 0, at = l->head;
+        const struct rb_chunk *x;
+        while (at && (x = find_mut(rb, at)) != NULL && c->size < x->size) {
+            prev = at;
+            at = x->lnext;
+        }
+        if (at && (x = find_mut(rb, at)) != NULL && x->size == c->size) {
+            prev = at;
+            at = x->lnext;
+        }
+        list_link_between(rb, c, list, prev, at);
+    }
+}
+
+static void observe(struct rebuild *rb, int add, const struct rb_chunk *c)
+{
+    if (rb->observer)
+        rb->observer(add, c, rb->observer_arg);
+}
+
+/* A chunk of the map changes (state, address or size): off its list,
+ * changed by fn's caller between, then back on it at the same place when
+ * keep_place, else where the allocator puts a chunk in its new state.
+ * Observers see the old one go and the new one come. */
+static void change_begin(struct rebuild *rb, struct rb_chunk *c, uint64_t *prev, uint64_t *next)
+{
+    observe(rb, 0, c);
+    *prev = c->lprev;
+    *next = c->lnext;
+    list_unlink(rb, c);
+}
+
+static void change_end(struct rebuild *rb, struct rb_chunk *c, int32_t old_list, uint64_t prev, uint64_t next)
+{
+    if (old_list >= 0)
+        list_link_between(rb, c, old_list, prev, next);
+    else
+        list_link(rb, c);
+    observe(rb, 1, c);
+}
+
 /* `set`: cut whatever overlaps [c->addr, +size), then insert c (unless gone). */
 static void set_chunk(struct rebuild *rb, const struct rb_chunk *c)
 {
-    uint64_t addr = c->addr, end = c->addr + c->size;
+    uint64_t addr = c->addr, end = c->addr + c->size, lp, ln;
     struct pos p = lower_bound(rb, addr);
     struct rb_chunk *e = at(rb, &p);
     if (e && e->addr == addr && e->size == c->size) {     /* the common case: a new state */
         note_pre(rb, e);
         count(rb, e->state, e->size, -1);
+        change_begin(rb, e, &lp, &ln);
         if (c->state == TLOG_S_GONE) {
             erase_at(rb, &p);
             rb->tot.chunks--;
         } else {
             *e = *c;
+            change_end(rb, e, -1, 0, 0);
             count(rb, c->state, c->size, +1);
         }
         return;
@@ -261,27 +424,38 @@ static void set_chunk(struct rebuild *rb, const struct rb_chunk *c)
     if (q && q->addr + q->size > addr) {                   /* the chunk before reaches in */
         note_pre(rb, q);
         uint64_t qend = q->addr + q->size;
+        int32_t ql = q->list;
+        change_begin(rb, q, &lp, &ln);
         struct rb_chunk tail = *q;
         count(rb, q->state, qend - addr, -1);
         q->size = addr - q->addr;
+        change_end(rb, q, ql, lp, ln);
         if (qend > end) {                                  /* ... and past: it keeps its tail */
             tail.addr = end;
             tail.size = qend - end;
             count(rb, tail.state, tail.size, +1);
             insert_at(rb, p, &tail);
             rb->tot.chunks++;
+            struct rb_chunk *t = find_mut(rb, end);
+            int keep = rb->at_tail;
+            rb->at_tail = 1;                               /* a piece of a listed chunk: at the end */
+            change_end(rb, t, -1, 0, 0);
+            rb->at_tail = keep;
             p = lower_bound(rb, addr);
         }
     }
     while ((e = at(rb, &p)) != NULL && e->addr < end) {
         note_pre(rb, e);
         uint64_t eend = e->addr + e->size;
+        int32_t el = e->list;
+        change_begin(rb, e, &lp, &ln);
         if (eend > end) {                                  /* keeps what lies past the end */
             count(rb, e->state, end - e->addr, -1);
             e->addr = end;
             e->size = eend - end;
             if (p.i == 0)
                 rb->first[p.b] = end;
+            change_end(rb, e, el, lp, ln);
             break;
         }
         count(rb, e->state, e->size, -1);
@@ -292,14 +466,8 @@ static void set_chunk(struct rebuild *rb, const struct rb_chunk *c)
         insert_at(rb, p, c);
         count(rb, c->state, c->size, +1);
         rb->tot.chunks++;
+        change_end(rb, find_mut(rb, addr), -1, 0, 0);
     }
-}
-
-static const struct rb_chunk *find_exact(struct rebuild *rb, uint64_t addr)
-{
-    struct pos p = lower_bound(rb, addr);
-    struct rb_chunk *e = at(rb, &p);
-    return e && e->addr == addr ? e : NULL;
 }
 
 /* The chunk holding addr, or NULL. */
@@ -336,6 +504,12 @@ static size_t region_find(const struct rebuild *rb, uint64_t addr)
     return lo;
 }
 
+size_t rebuild_regions(const struct rebuild *rb, const struct rb_region **out)
+{
+    *out = rb->reg;
+    return rb->nreg;
+}
+
 int rebuild_arena_of(const struct rebuild *rb, uint64_t addr)
 {
     size_t k = region_find(rb, addr);
@@ -345,11 +519,11 @@ int rebuild_arena_of(const struct rebuild *rb, uint64_t addr)
 static void region_cut(struct rebuild *rb, uint64_t start, uint64_t end)
 {
     for (size_t k = 0; k < rb->nreg;) {
-        struct region *r = &rb->reg[k];
+        struct rb_region *r = &rb->reg[k];
         if (r->end <= start || r->start >= end) {
             k++;
         } else if (r->start < start && r->end > end) {     /* a hole in the middle */
-            struct region hi = { end, r->end, r->arena };
+            struct rb_region hi = { end, r->end, r->arena, r->kind };
             r->end = start;
             if (rb->nreg == rb->capreg) {
                 rb->capreg = rb->capreg * 2 + 8;
@@ -372,7 +546,7 @@ static void region_cut(struct rebuild *rb, uint64_t start, uint64_t end)
     }
 }
 
-static void region_add(struct rebuild *rb, uint64_t start, uint64_t end, int arena)
+static void region_add(struct rebuild *rb, uint64_t start, uint64_t end, int arena, int kind)
 {
     if (end <= start)
         return;
@@ -387,7 +561,7 @@ static void region_add(struct rebuild *rb, uint64_t start, uint64_t end, int are
         rb->reg = tlog_xrealloc(rb->reg, rb->capreg * sizeof *rb->reg);
     }
     memmove(rb->reg + k + 1, rb->reg + k, (rb->nreg - k) * sizeof *rb->reg);
-    rb->reg[k] = (struct region){ start, end, arena };
+    rb->reg[k] = (struct rb_region){ start, end, arena, kind };
     rb->nreg++;
 }
 
@@ -397,7 +571,7 @@ static void apply_sys(struct rebuild *rb, const struct tlog_event *ev)
     int arena = (int)ev->arena;
     switch (ev->sys_kind) {
     case TLOG_SYS_BRK: case TLOG_SYS_SEGMENT: case TLOG_SYS_HEAP_NEW:
-        region_add(rb, a, a + s, arena);
+        region_add(rb, a, a + s, arena, ev->sys_kind);
         break;
     case TLOG_SYS_SBRK_SHRINK:
         region_cut(rb, a, a + s);
@@ -409,7 +583,7 @@ static void apply_sys(struct rebuild *rb, const struct tlog_event *ev)
         if (a + s < old_end)
             region_cut(rb, a + s, old_end);
         else
-            region_add(rb, a, a + s, arena);
+            region_add(rb, a, a + s, arena, TLOG_SYS_HEAP_NEW);
         break;
     }
     case TLOG_SYS_HEAP_UNMAP: {
@@ -459,7 +633,7 @@ static int was_in_use(struct rebuild *rb, struct rthread *t, uint64_t addr, uint
     for (int i = 0; i < t->npre; i++)
         if (t->pre[i].addr == addr && t->pre[i].size == size)
             return 1;
-    const struct rb_chunk *c = find_exact(rb, addr);
+    const struct rb_chunk *c = rebuild_find(rb, addr);
     return (c && c->size == size && in_use_state(c->state)) || t->npre < 0;
 }
 
@@ -510,7 +684,8 @@ static void check_alloc(struct rebuild *rb, struct rthread *t, const struct tlog
 static void set_from(struct rebuild *rb, const struct tlog_event *ev, uint64_t addr, uint64_t size,
                      int state, uint64_t site)
 {
-    struct rb_chunk c = { addr, size, ev->number, site, ev->thread, (uint8_t)state };
+    struct rb_chunk c = { .addr = addr, .size = size, .event = ev->number, .site = site, .list = -1,
+                          .thread = ev->thread, .state = (uint8_t)state };
     set_chunk(rb, &c);
 }
 
@@ -527,7 +702,7 @@ static void apply_call(struct rebuild *rb, const struct tlog_event *ev)
             set_from(rb, ev, ev->addr, ev->size, TLOG_S_TCACHE, 0);
     } else if (realloc_like && ev->old_size && d != TLOG_D_FAILED) {
         /* The old chunk goes: freed (to 0 bytes), moved away, or resized. */
-        const struct rb_chunk *oldc = find_exact(rb, ev->old_addr);
+        const struct rb_chunk *oldc = rebuild_find(rb, ev->old_addr);
         int old_mapped = oldc && oldc->state == TLOG_S_MMAPPED;
         check_free(rb, t, ev, ev->old_addr, ev->old_size);
         if (!ev->has_chunk) {
@@ -561,7 +736,9 @@ void rebuild_apply(struct rebuild *rb, const struct tlog_event *ev)
     rb->recording = 1;
     switch (ev->type) {
     case TLOG_SET:
+        rb->at_tail = ev->at_tail;
         set_from(rb, ev, ev->addr, ev->size, ev->state, 0);
+        rb->at_tail = 0;
         break;
     case TLOG_SYS:
         apply_sys(rb, ev);

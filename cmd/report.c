@@ -228,17 +228,11 @@ struct at_event {
     uint64_t unlogged;                      /* in-use chunk bytes no logged call allocated */
 };
 
-struct module {
-    uint64_t start, size, offset;
-    char *path;
-};
-
 struct report {
     const char *file;
     int symbols, top, by_blocks;
     struct sites sites;
-    struct module *mods;
-    int nmods;
+    struct sym_maps mods;                   /* from the modules records */
     struct symbolizer *sym;
     /* summary */
     uint64_t events, calls, per_type[TLOG_WALK + 1];
@@ -455,17 +449,7 @@ static void add_modules(struct report *r, const struct tlog_event *ev)
 {
     for (int i = 0; i < ev->nmodules; i++) {
         const struct tlog_module *m = &ev->modules[i];
-        int seen = 0;
-        for (int j = 0; j < r->nmods && !seen; j++)
-            seen = r->mods[j].start == m->start && r->mods[j].size == m->size && strcmp(r->mods[j].path, m->path) == 0;
-        if (seen)
-            continue;
-        r->mods = xrealloc(r->mods, (size_t)(r->nmods + 1) * sizeof *r->mods);
-        r->mods[r->nmods].start = m->start;
-        r->mods[r->nmods].size = m->size;
-        r->mods[r->nmods].offset = m->offset;
-        r->mods[r->nmods].path = strdup(m->path);
-        if (!r->mods[r->nmods++].path)
+        if (sym_maps_add(&r->mods, m->start, m->start + m->size, m->offset, m->path) < 0)
             cmd_die(SUB, NULL, "out of memory");
     }
 }
@@ -848,9 +832,9 @@ static const char *base_name(const char *path)
  * shared object (executables load below libraries, PIE or not). */
 static const char *main_program(const struct report *r)
 {
-    const struct module *best = NULL;
-    for (int i = 0; i < r->nmods; i++) {
-        const struct module *m = &r->mods[i];
+    const struct sym_map *best = NULL;
+    for (size_t i = 0; i < r->mods.n; i++) {
+        const struct sym_map *m = &r->mods.v[i];
         if (!m->path[0] || strstr(base_name(m->path), ".so"))
             continue;
         if (!best || m->start < best->start)
@@ -1076,26 +1060,11 @@ static void print_fragmentation(struct report *r)
 
 static void open_symbols(struct report *r)
 {
-    if (!r->symbols || !r->nmods)
+    if (!r->symbols || !r->mods.n)
         return;
-    struct sym_map *maps = xcalloc((size_t)r->nmods, sizeof *maps);
-    size_t n = 0;
-    /* Where two lists disagree about an address range (a library
-     * unloaded and another loaded there), the later list wins. */
-    for (int i = 0; i < r->nmods; i++) {
-        const struct module *m = &r->mods[i];
-        int hidden = 0;
-        for (int j = i + 1; j < r->nmods && !hidden; j++)
-            hidden = r->mods[j].start < m->start + m->size && m->start < r->mods[j].start + r->mods[j].size;
-        if (hidden)
-            continue;
-        maps[n].start = m->start, maps[n].end = m->start + m->size, maps[n].offset = m->offset;
-        maps[n++].path = m->path;
-    }
-    r->sym = sym_open(maps, n);
+    r->sym = sym_open(r->mods.v, r->mods.n);
     if (!r->sym)
         cmd_die(SUB, NULL, "out of memory");
-    free(maps);
 }
 
 int cmd_report(int argc, char **argv)
@@ -1146,9 +1115,7 @@ int cmd_report(int argc, char **argv)
         sym_close(r->sym);
     for (size_t i = 0; i < r->sites.n; i++)
         free(r->sites.v[i].text);
-    for (int i = 0; i < r->nmods; i++)
-        free(r->mods[i].path);
-    free(r->mods);
+    sym_maps_free(&r->mods);
     free(r->sites.v);
     free(r->sites.frames);
     free(r->sites.slot);

@@ -5,10 +5,12 @@
  * The heap rebuilt from a trace log at one event, drawn as
  * ptalloc_print_heap draws the live heap (src/walk.c): each arena's chunks
  * in address order with size, the flags that follow from the neighbours,
- * state and bin; then the non-empty bins; mapped chunks after.  --walk K
- * prints the state at the walk checkpoint with ordinal K, one chunk a line
- * ("ADDR SIZE WHERE BIN"), as that ptalloc_walk call saw it, for tests to
- * compare with the walk's own output.
+ * state and bin; mapped chunks after; then the bins in list order (user
+ * pointers, as print_heap lists them).  --walk K prints the state at the
+ * walk checkpoint with ordinal K, one chunk a line ("ADDR SIZE WHERE BIN"),
+ * as that ptalloc_walk call saw it, then each non-empty bin ("bin KIND
+ * ARENA INDEX: ADDR..."), for tests to compare with the walk's own output
+ * and ptalloc_bin's lists.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -141,7 +143,10 @@ static void draw(struct items *it, int all)
         if (x->arena == -2) {
             fl[1] = 'M';
         } else {
-            fl[0] = x->arena > 0 ? 'A' : x->arena == -1 ? '?' : '-';
+            /* NON_MAIN_ARENA: the library sets it on the chunks it hands out
+             * (and keeps it through the caches and fastbins), never on a
+             * free chunk of the bins, a top or a fence-post */
+            fl[0] = x->arena == -1 ? '?' : x->arena > 0 && prev_inuse_state(x->c.state) && x->c.state != TLOG_S_FENCE ? 'A' : '-';
             fl[2] = !adjacent || prev_inuse_state(prev->c.state) ? 'P' : '-';
         }
         int bin = tlog_bin(x->where, x->c.size);
@@ -164,82 +169,124 @@ static void draw(struct items *it, int all)
 
 /* ---- the bins ----------------------------------------------------------------------- */
 
-/* Free chunks by (arena, kind, owner, bin, address): each run is a bin. */
-static int bin_cmp(const void *a, const void *b)
+struct shown_list { const struct rb_list *l; long key; };
+
+/* Arena, then as print_heap orders them: the tcache (seen from one
+ * thread: its cache, under arena 0), fastbins, the bins by index, remote
+ * batches last; every thread's cache after the arenas when seen from all. */
+static long list_key(const struct rb_list *l, int view)
 {
-    const struct item *x = a, *y = b;
-    long kx = arena_key(x->arena), ky = arena_key(y->arena);
-    if (kx != ky)
-        return kx < ky ? -1 : 1;
-    if (x->where != y->where)
-        return x->where - y->where;
-    if (x->where == TLOG_S_TCACHE && x->c.thread != y->c.thread)
-        return x->c.thread - y->c.thread;
-    int bx = tlog_bin(x->where, x->c.size), by = tlog_bin(y->where, y->c.size);
-    if (bx != by)
-        return bx - by;
-    return x->c.addr < y->c.addr ? -1 : x->c.addr > y->c.addr;
+    long arena = l->state != TLOG_S_TCACHE ? arena_key(l->arena) : view >= 0 ? 0 : 1L << 42 | l->thread;
+    long group = l->state == TLOG_S_TCACHE ? 0 : l->state == TLOG_S_FASTBIN ? 1 : l->state == TLOG_S_REMOTE ? 3 : 2;
+    return arena << 20 | group << 16 | l->bin;
 }
 
-static int has_bin(int w)
+static int shown_cmp(const void *a, const void *b)
 {
-    return w == TLOG_S_TCACHE || w == TLOG_S_FASTBIN || w == TLOG_S_UNSORTED || w == TLOG_S_SMALLBIN ||
-           w == TLOG_S_LARGEBIN || w == TLOG_S_REMOTE;
+    const struct shown_list *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key;
 }
 
-static void draw_bins(struct items *it)
+static void draw_bins(const struct rebuild *rb, int view)
 {
-    struct item *v = malloc((it->n + 1) * sizeof *v);
-    size_t n = 0;
+    const struct rb_region *reg;
+    size_t n = rebuild_nlists(rb), nreg = rebuild_regions(rb, &reg), m = 0;
+    struct shown_list *v = malloc((n + nreg + 1) * sizeof *v);
     if (!v)
         cmd_die("show", NULL, "out of memory");
-    for (size_t k = 0; k < it->n; k++)
-        if (has_bin(it->v[k].where))
-            v[n++] = it->v[k];
-    qsort(v, n, sizeof *v, bin_cmp);
-    int arena = -3;
-    for (size_t k = 0; k < n;) {
-        const struct item *x = &v[k];
-        int bin = tlog_bin(x->where, x->c.size);
-        size_t run = 1;
-        while (k + run < n && v[k + run].arena == x->arena && v[k + run].where == x->where &&
-               tlog_bin(v[k + run].where, v[k + run].c.size) == bin &&
-               (x->where != TLOG_S_TCACHE || v[k + run].c.thread == x->c.thread))
-            run++;
-        if (x->arena != arena) {
-            if (x->arena >= 0)
-                printf("\nbins of arena %d (chunk addresses, in address order):\n", x->arena);
+    for (size_t i = 0; i < nreg; i++)          /* every arena's heading, bins or none */
+        v[m++] = (struct shown_list){ NULL, arena_key(reg[i].arena) << 20 };
+    for (size_t i = 0; i < n; i++) {
+        const struct rb_list *l = rebuild_list(rb, i);
+        if (!l->n || (view >= 0 && (l->state == TLOG_S_REMOTE || (l->state == TLOG_S_TCACHE && l->thread != view))))
+            continue;
+        v[m].l = l;
+        v[m++].key = list_key(l, view);
+    }
+    qsort(v, m, sizeof *v, shown_cmp);
+    long arena = -3;
+    for (size_t k = 0; k < m; k++) {
+        const struct rb_list *l = v[k].l;
+        long a = v[k].key >> 20;
+        if (a != arena) {
+            if (a < 1L << 40)
+                printf("\nbins of arena %ld:\n", a);
+            else if (a < 1L << 42)
+                printf("\nbins of chunks of no known arena:\n");
             else
-                printf("\nbins of chunks of no known arena (chunk addresses, in address order):\n");
-            arena = x->arena;
+                printf("\ntcache of thread %ld:\n", a & 0xffffff);
+            arena = a;
         }
+        if (!l)
+            continue;
+        int bin = l->bin;
         const char *arrow = " ->";
-        switch (x->where) {
+        switch (l->state) {
         case TLOG_S_TCACHE:
-            printf("  tcache[%2d] (%4d bytes%s) thread %d %zu:", bin, bin < 64 ? (bin + 2) * 16 : 1056 + 64 * (bin - 64),
-                   bin < 64 ? "" : " +", x->c.thread, run);
+            printf("  tcache[%2d] (%4d bytes%s) %llu:", bin, bin < 64 ? (bin + 2) * 16 : 1056 + 64 * (bin - 64),
+                   bin < 64 ? "" : " +", (unsigned long long)l->n);
             break;
         case TLOG_S_FASTBIN:
-            printf("  fastbin[%d] (%4d bytes) %zu:", bin, (bin + 2) * 16, run);
+            printf("  fastbin[%d] (%4d bytes) %llu:", bin, (bin + 2) * 16, (unsigned long long)l->n);
             break;
         case TLOG_S_REMOTE:
-            printf("  remote batches %zu:", run);
+            printf("  remote batches %llu:", (unsigned long long)l->n);
             break;
         default:
-            printf("  %s[%d] %zu:", where_words(x->where), bin, run);
+            printf("  %s[%d] %llu:", where_words(l->state), bin, (unsigned long long)l->n);
             arrow = " <->";
         }
-        for (size_t j = 0; j < run && j < 8; j++) {
-            if (x->where == TLOG_S_TCACHE || x->where == TLOG_S_FASTBIN)
-                printf("%s %#llx", arrow, (unsigned long long)v[k + j].c.addr);
+        uint64_t at = l->head;              /* user pointers, as print_heap gives them */
+        for (int j = 0; at && j < 8; j++) {
+            const struct rb_chunk *c = rebuild_find(rb, at);
+            if (!c)
+                break;
+            if (l->state == TLOG_S_TCACHE || l->state == TLOG_S_FASTBIN || l->state == TLOG_S_REMOTE)
+                printf("%s %#llx", arrow, (unsigned long long)c->addr + 16);
             else
-                printf("%s %#llx (%llu)", arrow, (unsigned long long)v[k + j].c.addr,
-                       (unsigned long long)v[k + j].c.size);
+                printf("%s %#llx (%llu)", arrow, (unsigned long long)c->addr + 16, (unsigned long long)c->size);
+            at = c->lnext;
         }
-        printf("%s\n", run > 8 ? " ..." : "");
-        k += run;
+        printf("%s\n", l->n > 8 ? " ..." : "");
     }
     free(v);
+}
+
+/* The arenas' regions, from the sys records: the main arena's heap up to
+ * the program break (and any mmapped segments), each sub-heap's committed
+ * part of its 64 MiB reservation. */
+static void show_regions(const struct rebuild *rb)
+{
+    const struct rb_region *r;
+    size_t n = rebuild_regions(rb, &r), last_brk = n;
+    for (size_t i = 0; i < n; i++)
+        if (r[i].kind == TLOG_SYS_BRK)
+            last_brk = i;
+    if (n)
+        printf("regions:\n");
+    for (size_t i = 0; i < n; i++) {
+        char a[24], b[24];
+        snprintf(a, sizeof a, "%#llx", (unsigned long long)r[i].start);
+        snprintf(b, sizeof b, "%#llx", (unsigned long long)r[i].end);
+        printf("  arena %d %-11s %18s - %-18s %12llu bytes", r[i].arena,
+               r[i].kind == TLOG_SYS_BRK ? "heap (brk)" : r[i].kind == TLOG_SYS_SEGMENT ? "heap (mmap)" : "sub-heap",
+               a, b, (unsigned long long)(r[i].end - r[i].start));
+        if (i == last_brk)
+            printf(", the program break at its end");
+        else if (r[i].kind == TLOG_SYS_HEAP_NEW)
+            printf(" of 67108864 reserved");
+        printf("\n");
+    }
+}
+
+void show_heap(const struct rebuild *rb, int view, int all)
+{
+    struct items it = { NULL, 0, 0, view, rb };
+    rebuild_foreach(rb, collect, &it);
+    qsort(it.v, it.n, sizeof *it.v, item_cmp);
+    draw(&it, all);
+    draw_bins(rb, view);
+    free(it.v);
 }
 
 /* --walk: one line per chunk in address order, as ptalloc_walk from the
@@ -250,6 +297,22 @@ static void print_walk(struct items *it)
         const struct item *x = &it->v[k];
         printf("%#018llx %llu %s %d\n", (unsigned long long)x->c.addr, (unsigned long long)x->c.size,
                tlog_state_name(x->where), tlog_bin(x->where, x->c.size));
+    }
+}
+
+/* --walk, after the chunks: each non-empty bin in list order, "bin KIND
+ * ARENA INDEX: CHUNK..." (tests/cmd/walk_lines.h writes the walk's own). */
+static void print_walk_bins(const struct rebuild *rb, int view)
+{
+    for (size_t i = 0; i < rebuild_nlists(rb); i++) {
+        const struct rb_list *l = rebuild_list(rb, i);
+        if (!l->n || l->state == TLOG_S_REMOTE || (l->state == TLOG_S_TCACHE && l->thread != view))
+            continue;
+        printf("bin %d %d %d:", l->state, l->state == TLOG_S_TCACHE ? 0 : l->arena, l->bin);
+        const struct rb_chunk *c;
+        for (uint64_t at = l->head; at && (c = rebuild_find(rb, at)) != NULL; at = c->lnext)
+            printf(" %#018llx", (unsigned long long)c->addr);
+        printf("\n");
     }
 }
 
@@ -318,11 +381,13 @@ int cmd_show(int argc, char **argv)
     if (have_walk && !found)
         cmd_die("show", file, "no walk record with ordinal %llu", walk);
 
-    struct items it = { NULL, 0, 0, have_walk ? stop.thread : view, rb };
-    rebuild_foreach(rb, collect, &it);
     if (have_walk) {
+        struct items it = { NULL, 0, 0, stop.thread, rb };
+        rebuild_foreach(rb, collect, &it);
         qsort(it.v, it.n, sizeof *it.v, addr_cmp);
         print_walk(&it);
+        print_walk_bins(rb, stop.thread);
+        free(it.v);
     } else if (check) {
         uint64_t n = rebuild_contradictions(rb);
         printf("%llu events, %llu contradictions\n", (unsigned long long)events, (unsigned long long)n);
@@ -344,9 +409,8 @@ int cmd_show(int argc, char **argv)
                (unsigned long long)t->chunks, (unsigned long long)t->in_use, (unsigned long long)t->free);
         if (view >= 0)
             printf("seen from thread %d: other threads' caches and remote batches count as in use\n", view);
-        qsort(it.v, it.n, sizeof *it.v, item_cmp);
-        draw(&it, all);
-        draw_bins(&it);
+        show_regions(rb);
+        show_heap(rb, view, all);
         if (rebuild_contradictions(rb))
             printf("\nnote: %llu contradictions between the log and the rebuilt heap (--check lists them)\n",
                    (unsigned long long)rebuild_contradictions(rb));
@@ -354,7 +418,6 @@ int cmd_show(int argc, char **argv)
             printf("\nnote: the log has no end record (the process was killed, or called _exit or exec)\n");
     }
     int status = check && rebuild_contradictions(rb) ? 1 : 0;
-    free(it.v);
     rebuild_free(rb);
     tlog_close(log);
     return status;

@@ -261,6 +261,34 @@ static int region_cmp(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
+int sym_maps_add(struct sym_maps *m, uint64_t start, uint64_t end, uint64_t offset, const char *path)
+{
+    for (size_t j = 0; j < m->n; j++)
+        if (m->v[j].start == start && m->v[j].end == end && strcmp(m->v[j].path, path) == 0)
+            return 0;
+    if (m->n == m->cap) {
+        size_t cap = m->cap * 2 + 16;
+        struct sym_map *v = realloc(m->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        m->v = v;
+        m->cap = cap;
+    }
+    char *copy = strdup(path);
+    if (!copy)
+        return -1;
+    m->v[m->n++] = (struct sym_map){ start, end, offset, copy };
+    return 0;
+}
+
+void sym_maps_free(struct sym_maps *m)
+{
+    for (size_t j = 0; j < m->n; j++)
+        free((char *)m->v[j].path);
+    free(m->v);
+    memset(m, 0, sizeof *m);
+}
+
 struct symbolizer *sym_open(const struct sym_map *maps, size_t n)
 {
     elf_version(EV_CURRENT);
@@ -276,7 +304,10 @@ struct symbolizer *sym_open(const struct sym_map *maps, size_t n)
     char *urls = debuginfod_hide();
     dwfl_report_begin(s->dwfl);
     for (size_t i = 0; i < n; i++) {
-        if (maps[i].end <= maps[i].start)
+        int hidden = maps[i].end <= maps[i].start;
+        for (size_t j = i + 1; j < n && !hidden; j++)
+            hidden = maps[j].start < maps[i].end && maps[i].start < maps[j].end;
+        if (hidden)
             continue;
         size_t mod = add_module(s, &maps[i]);
         if (mod == SIZE_MAX) {

@@ -31,6 +31,13 @@
  * module that symbols cannot come from. */
 struct sym_map { uint64_t start, end, offset; const char *path; };
 
+/* Mappings gathered from a log's `modules` records (each repeats the
+ * list: one seen before is kept once).  sym_maps_add copies the path;
+ * -1 when out of memory. */
+struct sym_maps { struct sym_map *v; size_t n, cap; };
+int sym_maps_add(struct sym_maps *m, uint64_t start, uint64_t end, uint64_t offset, const char *path);
+void sym_maps_free(struct sym_maps *m);
+
 struct sym_info {
     const char *function;   /* innermost function at addr - 1 (an inlined
                                one if so), demangled if C++; NULL if unknown */
@@ -54,7 +61,8 @@ struct symbolizer;
 
 /* Never fails hard: a file that cannot be read only gives unknowns.
  * Returns NULL only when out of memory.  The maps need not be sorted;
- * their paths are copied. */
+ * their paths are copied.  Where two maps overlap (a library unloaded
+ * and another loaded there), the later one in the array wins. */
 struct symbolizer *sym_open(const struct sym_map *maps, size_t n);
 
 /* Fills *out for addr (a return address, see above).  Returns 1 when addr

@@ -13,6 +13,7 @@
 #include "ptalloc.h"
 #include "vg.h"
 #include "trace.h"
+#include "descriptor.h"
 
 /* The caller's return address: the call site a trace records. */
 #define CALLER __builtin_return_address(0)
@@ -295,3 +296,26 @@ COLD PUBLIC void ptalloc_thread_flush(void)
     tcache_flush();
     trace_end(traced);
 }
+
+/* What `ptalloc heap --pid` reads first (descriptor.h).  Here because
+ * every program on ptalloc links this file; `used`, as nothing refers to
+ * it. */
+#define DESC_VALUE(e) (uint64_t)(e),
+__attribute__((used)) const struct heap_descriptor ptalloc_heap_descriptor = {
+    .magic = DESC_MAGIC,
+    .version = DESC_VERSION,
+    .nlayout = DESC_NLAYOUT,
+    .layout = { DESC_LAYOUT(DESC_VALUE) },
+    .segment_chunks = sizeof(segment_t),
+    .first_heap_chunks = HEAP_ARENA_OFFSET + sizeof(arena_t),
+    .heap_chunks = sizeof(heap_info_t),
+    .main_arena = &main_arena,
+    .narenas = &narenas,
+    .initialized = &ptalloc_initialized,
+    .all_threads = &all_threads,
+    .mmap_list = &mmap_list,
+    .mstats = &mstats,
+    .arenas_lock = &arenas_lock,
+    .mmap_lock = &mmap_lock,
+    .tc_tp_offset = &tc_tp_offset,
+};

@@ -41,6 +41,7 @@ extern inline void lock_acquire(lock_t *l);
 /* ---- start-up -------------------------------------------------------------- */
 
 int ptalloc_initialized;
+ptrdiff_t tc_tp_offset;
 
 /* Called by the first allocation of the process (possibly from inside the
  * dynamic loader, before main).  Allocates nothing.  The fork handlers
@@ -51,6 +52,7 @@ NOINLINE void ptalloc_init(void)
     lock_acquire(&init_lock);
     if (!ptalloc_initialized) {
         os_init();
+        tc_tp_offset = (ptrdiff_t)((uintptr_t)&tc - (uintptr_t)__builtin_thread_pointer());
         arena_init(&main_arena, 0);
         options_init();
         vg_init();

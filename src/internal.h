@@ -114,6 +114,9 @@ extern int     narenas;
 extern __thread tcache_t tc __attribute__((tls_model("initial-exec")));
 extern __thread tcache_mid_t tcm __attribute__((tls_model("initial-exec")));
 extern tcache_t *all_threads;            /* every live thread's state        */
+/* &tc less the thread pointer, the same in every thread: for a reader
+ * outside the process (descriptor.h), set by ptalloc_init. */
+extern ptrdiff_t tc_tp_offset;
 
 extern int ptalloc_initialized;
 void ptalloc_init(void);
@@ -143,7 +146,7 @@ static inline arena_t *arena_get(void)
 /* ---- heap.c: sub-heaps, the memory of the other arenas ---------------------- */
 /* In an arena's first sub-heap the arena follows the header, on a cache
  * line of its own. */
-#define HEAP_ARENA_OFFSET align_up(sizeof(heap_info_t), CACHE_LINE)
+#define HEAP_ARENA_OFFSET ((sizeof(heap_info_t) + CACHE_LINE - 1) & ~(size_t)(CACHE_LINE - 1))
 static inline heap_info_t *heap_for_ptr(const void *p)
 {
     return (heap_info_t *)((uintptr_t)p & ~(HEAP_MAX_SIZE - 1));

@@ -544,11 +544,23 @@ void trace_set_slow(const void *chunk, size_t size, unsigned where)
     record_end(t, R_SET + where, p);
 }
 
-/* The n chunks a spill moved to a fastbin, from its head. */
+/* The n chunks a spill moved to a fastbin, from its head: recorded
+ * deepest first, the order a chunk-by-chunk push would have put them
+ * there (a reader rebuilding the list puts each at the head).  Groups of
+ * up to 64 from the end, each found by a walk from the head. */
 void trace_fastbin_run(const chunk_t *first, size_t size, int n)
 {
-    for (const chunk_t *p = first; n-- > 0 && p; p = reveal_ptr(&p->fd))
-        trace_set_slow(p, size, W_FASTBIN);
+    const chunk_t *group[64];
+    for (int from = (n - 1) / 64 * 64; from >= 0; from -= 64) {
+        const chunk_t *p = first;
+        for (int i = 0; i < from && p; i++)
+            p = reveal_ptr(&p->fd);
+        int k = 0;
+        for (; k < 64 && from + k < n && p; k++, p = reveal_ptr(&p->fd))
+            group[k] = p;
+        while (k-- > 0)
+            trace_set_slow(group[k], size, W_FASTBIN);
+    }
 }
 
 void trace_top_slow(const arena_t *a)
@@ -906,12 +918,46 @@ static int snapshot_chunk(const struct ptalloc_chunk_info *ci, void *arg)
     return 0;
 }
 
-/* Every chunk as it is now: the start of a log, or of a forked child's. */
+/* A snapshot's regions: each arena segment's extent, from its first chunk
+ * to its last one's end, as the sys record that would have made it. */
+struct snap_region { int arena, segment; uintptr_t start, end; };
+
+static void snapshot_region_out(const struct snap_region *r)
+{
+    trace_thread_t *t = state_of_thread();
+    uint8_t *p = t && r->end > r->start ? record_begin(t, 48) : NULL;
+    if (!p)
+        return;
+    *p++ = (uint8_t)(r->arena ? TS_HEAP_NEW : r->segment ? TS_SEGMENT : TS_BRK);
+    p = put_u(p, (uint64_t)r->arena);
+    p = put_addr(t, p, r->start);
+    p = put_u(p, (r->end - r->start) >> 4);
+    record_end(t, R_SYS, p);
+}
+
+static int snapshot_region(const struct ptalloc_chunk_info *ci, void *arg)
+{
+    struct snap_region *r = arg;
+    if (ci->arena < 0)                      /* mmapped chunks: no region */
+        return 0;
+    if (ci->arena != r->arena || ci->segment != r->segment) {
+        snapshot_region_out(r);
+        *r = (struct snap_region){ ci->arena, ci->segment, (uintptr_t)ci->chunk, (uintptr_t)ci->chunk };
+    }
+    r->end = (uintptr_t)ci->chunk + ci->size;
+    return 0;
+}
+
+/* Every chunk as it is now: the start of a log, or of a forked child's.
+ * The regions first, so that a reader knows each chunk's arena. */
 static void write_snapshot(trace_thread_t *t)
 {
     write_modules(t);
     write_small(R_SNAPSHOT, 0, 0);
     t->chunk = 0;
+    struct snap_region r = { -1, -1, 0, 0 };
+    ptalloc_walk(snapshot_region, &r);
+    snapshot_region_out(&r);
     ptalloc_walk(snapshot_chunk, NULL);
     write_small(R_SNAPSHOT_END, 0, 0);
 }

@@ -31,6 +31,9 @@ same() {   # name expected-file actual-command...
 cat >"$dir/final.want" <<'END'
 log of pid 4242: after the last event (61 events)
 heap 139872 bytes in 9 chunks: 160 in use, 139712 free
+regions:
+  arena 0 heap (brk)      0x555555559000 - 0x55555555a2a0             4768 bytes, the program break at its end
+  arena 1 sub-heap        0x7ffff0000000 - 0x7ffff0021000           135168 bytes of 67108864 reserved
 
 arena 0, segment 0
   +--------------------+------------+-----+----------------------+
@@ -50,24 +53,31 @@ arena 1, sub-heap 0
   +--------------------+------------+-----+----------------------+
   |     0x7ffff0000040 |         48 | A-P | in use               |
   |     0x7ffff0000070 |         32 | A-P | tcache [0] t1        |
-  |     0x7ffff0000090 |     135024 | A-P | top                  |
+  |     0x7ffff0000090 |     135024 | --P | top                  |
   +--------------------+------------+-----+----------------------+
   flags: A = NON_MAIN_ARENA, M = IS_MMAPPED, P = PREV_INUSE (? = arena not known)
 
-bins of arena 0 (chunk addresses, in address order):
-  tcache[ 0] (  32 bytes) thread 0 1: -> 0x555555559140
-  tcache[ 5] ( 112 bytes) thread 0 1: -> 0x555555559000
-  unsorted[1] 1: <-> 0x555555559160 (208)
-  small bin[13] 1: <-> 0x555555559070 (208)
+bins of arena 0:
+  unsorted[1] 1: <-> 0x555555559170 (208)
+  small bin[13] 1: <-> 0x555555559080 (208)
 
-bins of arena 1 (chunk addresses, in address order):
-  tcache[ 0] (  32 bytes) thread 1 1: -> 0x7ffff0000070
+bins of arena 1:
+
+tcache of thread 0:
+  tcache[ 0] (  32 bytes) 1: -> 0x555555559150
+  tcache[ 5] ( 112 bytes) 1: -> 0x555555559010
+
+tcache of thread 1:
+  tcache[ 0] (  32 bytes) 1: -> 0x7ffff0000080
 END
 cat >"$dir/at21_t1.want" <<'END'
 log of pid 4242: at event 21
 event 21: thread 1 free(0x7ffff0000050) (chunk 48 bytes): tcache
 heap 270272 bytes in 6 chunks: 32 in use, 270240 free
 seen from thread 1: other threads' caches and remote batches count as in use
+regions:
+  arena 0 heap (brk)      0x555555559000 - 0x55555557a000           135168 bytes, the program break at its end
+  arena 1 sub-heap        0x7ffff0000000 - 0x7ffff0021000           135168 bytes of 67108864 reserved
 
 arena 0, segment 0
   +--------------------+------------+-----+----------------------+
@@ -84,12 +94,14 @@ arena 1, sub-heap 0
   | chunk              |       size | AMP | where                |
   +--------------------+------------+-----+----------------------+
   |     0x7ffff0000040 |         48 | A-P | tcache [1]           |
-  |     0x7ffff0000070 |     135056 | A-P | top                  |
+  |     0x7ffff0000070 |     135056 | --P | top                  |
   +--------------------+------------+-----+----------------------+
   flags: A = NON_MAIN_ARENA, M = IS_MMAPPED, P = PREV_INUSE (? = arena not known)
 
-bins of arena 1 (chunk addresses, in address order):
-  tcache[ 1] (  48 bytes) thread 1 1: -> 0x7ffff0000040
+bins of arena 0:
+  tcache[ 1] (  48 bytes) 1: -> 0x7ffff0000050
+
+bins of arena 1:
 END
 cat >"$dir/walk0.want" <<'END'
 0x0000555555559000 112 tcache 5
@@ -98,6 +110,7 @@ cat >"$dir/walk0.want" <<'END'
 0x0000555555559160 134816 top -1
 0x00007ffff0000040 48 inuse -1
 0x00007ffff0000070 135056 top -1
+bin 1 0 5: 0x0000555555559000
 END
 cat >"$dir/walk1.want" <<'END'
 0x0000555555559000 112 tcache 5
@@ -110,6 +123,9 @@ cat >"$dir/walk1.want" <<'END'
 0x00007ffff0000070 32 inuse -1
 0x00007ffff0000090 135024 top -1
 0x00007ffff7a00000 200704 mmapped -1
+bin 1 0 5: 0x0000555555559000
+bin 4 0 13: 0x0000555555559070
+bin 1 0 0: 0x0000555555559140
 END
 cat >"$dir/check.want" <<'END'
 9 events, 3 contradictions

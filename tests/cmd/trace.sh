@@ -50,6 +50,15 @@ compare_walks() {      # LOG WALKFILE LABEL
     echo "$ok/$total"
 }
 
+# compare_walks runs in $(...): its failures are lines of its output.
+walks_ok() {           # OUTPUT LABEL
+    local last=${1##*$'\n'}
+    if [ "${last%/*}" != "${last#*/}" ] || [ "${last#*/}" = 0 ]; then
+        printf '%s\n' "$1" | sed '$d'
+        fail "$2: walks rebuilt $last"
+    fi
+}
+
 no_contradictions() {  # LOG LABEL
     local out
     out=$("$cmd" show "$1" --check 2>&1)
@@ -68,6 +77,7 @@ for opts in "" PTALLOC_TCACHE_COUNT=0 PTALLOC_MXFAST=0 PTALLOC_PERTURB=0x5a \
         continue
     fi
     r=$(compare_walks "$tmp/s.trace" "$tmp/walks" "scenario [$opts]")
+    walks_ok "$r" "scenario [$opts]"
     no_contradictions "$tmp/s.trace" "scenario [$opts]"
     echo "scenario [${opts:-defaults}]: walks rebuilt ${r##*$'\n'}"
 done
@@ -128,6 +138,7 @@ kinds = [e['kind'] for e in d['events']]
 assert 'snapshot' in kinds[:8], kinds[:8]
 EOF
     r=$(compare_walks "$tmp/fk/$child" "$tmp/fk/child.walk" "fork child")
+    walks_ok "$r" "fork child"
     no_contradictions "$tmp/fk/$child" "fork child"
     echo "fork: child's log rebuilt to its walk (${r##*$'\n'})"
 fi
