@@ -1310,6 +1310,45 @@
     if (d.open) $('text-body').textContent = heapText();
   }
 
+  /* The bins panel and the text picture are drawn after the frame that
+   * shows the step, and only when on screen (the bins are thousands of
+   * elements on a big heap): a held key does not wait for them, and a
+   * panel scrolled into view is drawn then.  settled() says when they are
+   * up to date. */
+  const onScreen = { bins: false, text: false };
+  const stale = { bins: true, text: true };
+  let pendingLater = null, settledWaiters = [];
+  function later() {
+    stale.bins = stale.text = true;
+    if (pendingLater) return;
+    pendingLater = requestAnimationFrame(() => setTimeout(drawLater, 0));
+  }
+  function drawLater() {
+    pendingLater = null;
+    const t = performance.now();
+    if (stale.bins && onScreen.bins) { renderBins(); stale.bins = false; }
+    if (stale.text && onScreen.text) { renderText(); stale.text = false; }
+    if (view.timing.views) view.timing.views.later = performance.now() - t;
+    const waiters = settledWaiters;
+    settledWaiters = [];
+    waiters.forEach((f) => f());
+  }
+  function settled() {
+    return new Promise((resolve) => {
+      if (!pendingLater) resolve(); else settledWaiters.push(resolve);
+    });
+  }
+  function watchScreen() {
+    const io = new IntersectionObserver((entries) => {
+      for (const en of entries) {
+        const which = en.target.id === 'bins' ? 'bins' : 'text';
+        onScreen[which] = en.isIntersecting;
+        if (en.isIntersecting && stale[which] && !pendingLater) pendingLater = requestAnimationFrame(() => setTimeout(drawLater, 0));
+      }
+    }, { rootMargin: '200px' });
+    io.observe($('bins')); io.observe($('text'));
+  }
+
   let lastStep = 0;
   function render(opts) {
     const t0 = performance.now();
@@ -1320,7 +1359,8 @@
     timed('describe', renderDescribe);
     layout = null;
     timed('plot', renderPlot); timed('space', renderSpace); timed('strip', renderStrip); timed('table', renderTable);
-    timed('detail', renderDetail); timed('bins', renderBins); timed('sites', renderSites); timed('text', renderText);
+    timed('detail', renderDetail); timed('sites', renderSites);
+    later();
     if (opts && opts.scroll && sel) { scrollStripTo(sel); scrollTableTo(sel); renderStrip(); renderTable(); }
     renderTour();
     lastStep = view.timing.render = performance.now() - t0;
@@ -1343,7 +1383,8 @@
   function select(a, scroll) {
     sel = a;
     $('follow').checked = false;        /* the user chose: the selection stays */
-    renderDetail(); renderBins(); renderStrip(); renderTable();
+    renderDetail(); renderStrip(); renderTable();
+    later();
     if (scroll) { scrollStripTo(a); scrollTableTo(a); renderStrip(); renderTable(); }
   }
 
@@ -1410,7 +1451,7 @@
     $('tour-prev').onclick = () => showScene(scene - 1);
     $('tour-next').onclick = () => showScene(scene + 1);
     document.querySelectorAll('input[name=scale]').forEach((r) => { r.onchange = () => { scaleLog = r.value === 'log' && r.checked; layout = null; renderSpace(); renderStrip(); renderTable(); }; });
-    $('text-body').parentElement.addEventListener('toggle', renderText);
+    $('text-body').parentElement.addEventListener('toggle', () => { renderText(); stale.text = false; });
     $('plot').onclick = (e) => {
       const r = $('plot').getBoundingClientRect(), x = e.clientX - r.left;
       goTo(Math.round((x - plot.x0) / (plot.x1 - plot.x0) * (E - 1)));
@@ -1494,6 +1535,7 @@
     scenes: () => scenes.map((s) => ({ chapter: s.chapter, event: s.event, title: s.title })),
     showScene: (k) => { showScene(k); return M.at; },
     lastRender: () => lastStep,
+    settled,
     /* the page's own logic, for unit tests */
     lib: { binOf, binRange, largebinIndex, xor, hex, fmtBytes, describe, why, stateNames: STATES },
   };
@@ -1512,6 +1554,7 @@
       checkpoint();                     /* the empty heap before event 0 */
       legend();
       measure();
+      watchScreen();
       parseTour();
       wire();
       const fromHash = parseInt(location.hash.slice(1), 10);

@@ -154,15 +154,24 @@ window.addEventListener('unhandledrejection', (e) => window.__uncaught.push('unh
 # The state of the page; its text only when it is not arguments[0] (what
 # show prints), as sending 100 KB through the driver costs more than the rest.
 SNAP = """
+const done = arguments[arguments.length - 1];
 const v = window.ptallocView, q = (s) => document.querySelector(s), text = v.text();
+(async () => {
+/* the bins panel is drawn when on screen, after the step's frame */
+const y = window.scrollY;
+q('#bins').scrollIntoView();
+await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+await v.settled();
 const dom = Array.from(document.querySelectorAll('#bins-body .bin[data-list]')).map((b) =>
   Array.from(b.querySelectorAll('g.node[data-sel]')).map((g) => g.getAttribute('data-sel')));
+window.scrollTo(0, y);
 const what = q('#describe .what');
-return { at: v.at(), text: text === arguments[0] ? null : text, bins: v.bins(), brk: v.brk(), dom,
+done({ at: v.at(), text: text === arguments[0] ? null : text, bins: v.bins(), brk: v.brk(), dom,
   space: q('#space-list').textContent, input: q('#event').value,
   what: what ? what.textContent : '', step: (q('#describe .step') || {}).textContent || '',
   chapter: (q('#describe .chapter') || {}).textContent || '',
-  nerrors: v.errors.length, errors: v.errors.slice(0, 5) };
+  nerrors: v.errors.length, errors: v.errors.slice(0, 5) });
+})();
 """
 
 
@@ -234,7 +243,7 @@ class Checker:
     def check(self, n, how):
         """The page's state now, which must be event n."""
         want = self.show.at(n)
-        s = self.d.execute_script(SNAP, want['text'])
+        s = self.d.execute_async_script(SNAP, want['text'])
         if s['text'] is None:
             s['text'] = want['text']
         where = '%s: event %d (%s)' % (self.label, n, how)
