@@ -140,7 +140,7 @@ $(HEAP_TARGETS): build/tests/cmd/%: tests/cmd/heap_target.c include/ptalloc.h bu
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CF) -Wextra -Wno-unused-parameter $< -o $@ $(if $(filter %_static,$@),$(HEAP_STATIC)) -ldl
 
-tests: $(TEST_BINS) $(SYM_TESTS) $(TRACE_PROGS) $(HEAP_TARGETS) build/ptalloc build/ptalloc-replay
+tests: $(TEST_BINS) $(SYM_TESTS) $(TRACE_PROGS) $(HEAP_TARGETS) build/ptalloc build/ptalloc-replay build/demo.html
 
 deps:
 	@tools/deps.sh test
@@ -157,12 +157,14 @@ test-quick: lib $(if $(filter build/debug,$(VARIANT)),debug) $(if $(filter build
 build/demo: tools/demo.c include/ptalloc.h build/libptalloc.a
 	$(CC) -std=gnu11 -O1 -g -Iinclude -fno-builtin-malloc -fno-builtin-free $< -o $@ build/libptalloc.a -pthread
 # The text tour, then the same program traced and drawn as a page whose
-# tour has a scene per chapter of the notes (its marks: tools/demo.c).
-demo: build/demo build/ptalloc
-	@build/demo
+# tour has a scene per chapter of the notes (its marks: tools/demo.c);
+# tests/cmd/html.sh opens that page too.
+build/demo.html: build/demo build/ptalloc
 	@rm -f build/demo.trace
 	@PTALLOC_TRACE=build/demo.trace build/demo > /dev/null
-	@build/ptalloc html build/demo.trace -o build/demo.html --title "the demo: ptmalloc2's design in eight chapters" > /dev/null
+	@build/ptalloc html build/demo.trace -o $@ --title "the demo: ptmalloc2's design in eight chapters" > /dev/null
+demo: build/demo build/demo.html
+	@build/demo
 	@echo; echo "The same tour in a browser, a scene per chapter: build/demo.html"
 
 # BENCH_HTML=0 leaves out the page's timing (bench/html.sh: a log of about

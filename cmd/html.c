@@ -28,8 +28,8 @@
  *           [z addr-A, u size], [z oldaddr-A, u oldsize],
  *           [u alignment: memalign family], [u pad, u result: malloc_trim],
  *           [u site + 1]
- *   set:    u8 state, [z addr-A, u size: state gone; else the chunk is the
- *           one its last change adds]
+ *   set:    u8 state | 0x80 when z addr-A, u size follow (state gone, or
+ *           the window's first event); else the chunk its last change adds
  *   sys:    u8 kind, u arena, z addr-A, u size, [z newaddr-A, u newsize: mremap]
  *   consolidate, arena_new, arena: u arena;  arena_new: z addr-A
  *   thread_start: u tid;  fork: u child pid;  mark: u label number;
@@ -156,9 +156,12 @@ struct html {
     struct buf ch;              /* the current event's changes */
     uint32_t nch;
     uint64_t ev_run, ch_run;    /* running addresses */
-    uint64_t number, last_ns;
+    uint64_t number;            /* the log's number of the event being written */
+    uint64_t index;             /* its place in the page (the page's first event is 0) */
+    uint64_t last_ns;
     uint64_t mapped;            /* bytes of mmapped chunks */
     const struct rebuild *rb;   /* for list places */
+    int whole;                  /* the event being written has the whole heap as its changes */
     struct tlog_numbers sites;  /* innermost frame -> call site number */
     struct plot plot;
     struct rb_region *reg;      /* the regions before a sys event */
@@ -271,6 +274,8 @@ static void event_out(struct html *h, const struct tlog_event *ev)
     put_u8(b, (unsigned)ev->type);
     put_u(b, (uint64_t)ev->thread);
     if (tlog_is_call(ev->type)) {
+        if (!h->last_ns)                /* times from the first call */
+            h->last_ns = ev->ns;
         put_u(b, ev->ns >= h->last_ns ? ev->ns - h->last_ns : 0);
         if (ev->ns > h->last_ns)
             h->last_ns = ev->ns;
@@ -307,10 +312,12 @@ static void event_out(struct html *h, const struct tlog_event *ev)
     }
     switch (ev->type) {
     case TLOG_SET:                      /* the chunk is the change that adds it, but when gone */
-        put_u8(b, (unsigned)ev->state);
-        if (ev->state == TLOG_S_GONE) {
+        if (ev->state == TLOG_S_GONE || h->whole) {
+            put_u8(b, (unsigned)ev->state | 0x80);
             put_addr(b, &h->ev_run, ev->addr);
             put_u(b, ev->size >> 4);
+        } else {
+            put_u8(b, (unsigned)ev->state);
         }
         break;
     case TLOG_SYS:
@@ -416,7 +423,9 @@ struct meta {
     const struct tlog_thread *threads;
     int nthreads;
     int live;                   /* a running process's heap, no log */
-    uint64_t events, contradictions;
+    uint64_t events;            /* in the page */
+    uint64_t first;             /* the log's number of the page's first event */
+    uint64_t contradictions;
     int ended;
     const struct rebuild *rb;   /* its lists */
     struct html *h;
@@ -430,9 +439,9 @@ static void write_meta(FILE *f, const struct meta *m)
     cmd_json_string(f, m->title, strlen(m->title));
     fprintf(f, ",\"program\":");
     cmd_json_string(f, m->program ? m->program : "", m->program ? strlen(m->program) : 0);
-    fprintf(f, ",\"pid\":%u,\"pageSize\":%u,\"events\":%llu,\"ended\":%s,\"live\":%s,\"contradictions\":%llu",
-            m->pid, m->page_size, (unsigned long long)m->events, m->ended ? "true" : "false", m->live ? "true" : "false",
-            (unsigned long long)m->contradictions);
+    fprintf(f, ",\"pid\":%u,\"pageSize\":%u,\"events\":%llu,\"first\":%llu,\"ended\":%s,\"live\":%s,"
+            "\"contradictions\":%llu", m->pid, m->page_size, (unsigned long long)m->events, (unsigned long long)m->first,
+            m->ended ? "true" : "false", m->live ? "true" : "false", (unsigned long long)m->contradictions);
     fprintf(f, ",\"threads\":[");
     for (int i = 0; i < m->nthreads; i++)
         fprintf(f, "%s%u", i ? "," : "", m->threads[i].tid);
@@ -546,7 +555,7 @@ static void html_free(struct html *h)
     free(h->mark_event);
 }
 
-/* Applies ev to rb, writing it and its changes to h. */
+/* Applies ev to rb, writing it and its changes to h as the page's next event. */
 static void html_event(struct html *h, struct rebuild *rb, const struct tlog_event *ev)
 {
     h->number = ev->number;
@@ -557,12 +566,14 @@ static void html_event(struct html *h, struct rebuild *rb, const struct tlog_eve
     rebuild_apply(rb, ev);
     if (ev->type == TLOG_SYS)
         region_diff(h, rb);
+    h->whole = 1;
     event_out(h, ev);
+    h->whole = 0;
     put_u(&h->ev, h->nch);
     put_bytes(&h->ev, h->ch.p, h->ch.n);
     const struct rb_totals *t = rebuild_totals(rb);
     struct point p = { t->heap, t->in_use, t->free, regions_bytes(rb) + h->mapped };
-    plot_add(&h->plot, ev->number, &p);
+    plot_add(&h->plot, h->index++, &p);
 }
 
 /* ---- one heap state, no log (ptalloc heap --pid --html) ------------------------------ */
@@ -574,16 +585,15 @@ static int add_unlisted(const struct rb_chunk *c, void *arg)
     return 0;
 }
 
-/* The page of one state: an event "snapshot" adding every region and
- * chunk (each list's chunks from its head, so that the page links them
- * in order), then "snapshot_end". */
-int html_write_state(const char *path, const struct rebuild *rb, const char *title, char *err, size_t errlen)
+/* Event ev (applied) with the rebuilt heap as its changes: every region
+ * and chunk added (each list's chunks from its head, so that the page
+ * links them in order): the start of a page of one state, or of a window
+ * of a log (--from), whose first event is the one before the window. */
+static void state_event(struct html *h, const struct rebuild *rb, const struct tlog_event *ev)
 {
-    struct html *h = tlog_xrealloc(NULL, sizeof *h);
-    memset(h, 0, sizeof *h);
-    h->plot.width = 1;
-    h->rb = rb;
-    struct tlog_event ev = { .type = TLOG_SNAPSHOT };
+    h->number = ev->number;
+    h->ch.n = 0;
+    h->nch = 0;
     const struct rb_region *reg;
     size_t nreg = rebuild_regions(rb, &reg);
     for (size_t i = 0; i < nreg; i++)
@@ -594,20 +604,30 @@ int html_write_state(const char *path, const struct rebuild *rb, const char *tit
         for (uint64_t at = rebuild_list(rb, i)->head; at && (c = rebuild_find(rb, at)) != NULL; at = c->lnext)
             on_change(1, c, h);
     }
-    event_out(h, &ev);
+    h->whole = 1;
+    event_out(h, ev);
+    h->whole = 0;
     put_u(&h->ev, h->nch);
     put_bytes(&h->ev, h->ch.p, h->ch.n);
-    ev.type = TLOG_SNAPSHOT_END;
-    ev.number = 1;
-    event_out(h, &ev);
-    put_u(&h->ev, 0);
     const struct rb_totals *t = rebuild_totals(rb);
-    struct point p = { t->heap, t->in_use, t->free, 0 };
-    for (size_t i = 0; i < nreg; i++)
-        p.sys += reg[i].end - reg[i].start;
-    plot_add(&h->plot, 0, &p);
-    plot_add(&h->plot, 1, &p);
-    struct meta m = { title, NULL, 0, 4096, NULL, 0, 1, 2, 0, 1, rb, h, NULL };
+    struct point p = { t->heap, t->in_use, t->free, regions_bytes(rb) + h->mapped };
+    plot_add(&h->plot, h->index++, &p);
+}
+
+/* A page of one state: that snapshot, then "snapshot_end". */
+int html_write_state(const char *path, const struct rebuild *rb, const char *title, char *err, size_t errlen)
+{
+    struct html *h = tlog_xrealloc(NULL, sizeof *h);
+    memset(h, 0, sizeof *h);
+    h->plot.width = 1;
+    h->rb = rb;
+    struct tlog_event snap = { .type = TLOG_SNAPSHOT };
+    state_event(h, rb, &snap);
+    struct tlog_event end = { .type = TLOG_SNAPSHOT_END, .number = 1 };
+    event_out(h, &end);
+    put_u(&h->ev, 0);
+    plot_add(&h->plot, h->index, &h->plot.p[0]);
+    struct meta m = { title, NULL, 0, 4096, NULL, 0, 1, 2, 0, 0, 1, rb, h, NULL };
     size_t gzlen;
     uint8_t *gz = gzip(&h->ev, &gzlen);
     int r = write_page(path, &m, gz, gzlen, err, errlen);
@@ -627,9 +647,14 @@ int cmd_html(int argc, char **argv)
 {
     const char *file = NULL, *out = NULL, *title = NULL;
     int symbols = 1;
+    unsigned long long from = 0, to = UINT64_MAX;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-o") == 0) {
+        if (strcmp(a, "--from") == 0) {
+            from = cmd_number(SUB, a, i + 1 < argc ? argv[++i] : NULL);
+        } else if (strcmp(a, "--to") == 0) {
+            to = cmd_number(SUB, a, i + 1 < argc ? argv[++i] : NULL);
+        } else if (strcmp(a, "-o") == 0) {
             if (i + 1 >= argc)
                 cmd_die(SUB, NULL, "-o needs a file name");
             out = argv[++i];
@@ -649,6 +674,8 @@ int cmd_html(int argc, char **argv)
     }
     if (!file)
         cmd_die(SUB, NULL, "no log given (see 'ptalloc --help')");
+    if (to < from)
+        cmd_die(SUB, NULL, "--to %llu is before --from %llu", to, from);
     char *def = NULL;
     if (!out) {
         if (asprintf(&def, "%s.html", base_name(file)) < 0)
@@ -665,16 +692,36 @@ int cmd_html(int argc, char **argv)
     memset(h, 0, sizeof *h);
     h->plot.width = 1;
     h->rb = rb;
-    rebuild_observe(rb, on_change, h);
     struct tlog_event ev;
     int r;
-    uint64_t events = 0;
-    while ((r = tlog_next(log, &ev)) > 0) {
+    /* Before the window (--from): the heap rebuilt, nothing written but
+     * the modules (for the call sites); the page's first event is event
+     * from - 1, with the heap after it as its changes. */
+    if (from > 0) {
+        while ((r = tlog_next(log, &ev)) > 0) {
+            rebuild_apply(rb, &ev);
+            if (ev.type == TLOG_MODULES)
+                event_out(h, &ev);
+            if (ev.number == from - 1)
+                break;
+        }
+        h->ev.n = 0;
+        h->last_ns = 0;
+        if (r > 0) {
+            state_event(h, rb, &ev);
+            r = tlog_next(log, &ev);
+        }
+    } else {
+        r = tlog_next(log, &ev);
+    }
+    rebuild_observe(rb, on_change, h);
+    for (; r > 0 && ev.number <= to; r = tlog_next(log, &ev)) {
         html_event(h, rb, &ev);
-        events++;
     }
     if (r < 0)
         cmd_die(SUB, file, "%s", tlog_error(log));
+    if (from > 0 && !h->index)
+        cmd_die(SUB, file, "--from %llu: the log has %llu events", from, (unsigned long long)ev.number + 1);
 
     struct symbolizer *sym = symbols && h->mods.n ? sym_open(h->mods.v, h->mods.n) : NULL;
     int nthreads;
@@ -684,7 +731,8 @@ int cmd_html(int argc, char **argv)
     snprintf(deftitle, sizeof deftitle, "%s (pid %u)", program ? base_name(program) : base_name(file),
              tlog_header(log)->pid);
     struct meta m = { title ? title : deftitle, program, tlog_header(log)->pid, tlog_header(log)->page_size,
-                      threads, nthreads, 0, events, rebuild_contradictions(rb), tlog_saw_end(log), rb, h, sym };
+                      threads, nthreads, 0, h->index, from ? from - 1 : 0, rebuild_contradictions(rb),
+                      r == 0 && tlog_saw_end(log), rb, h, sym };
     size_t gzlen;
     uint8_t *gz = gzip(&h->ev, &gzlen);
     if (write_page(out, &m, gz, gzlen, err, sizeof err) < 0)
@@ -696,8 +744,13 @@ int cmd_html(int argc, char **argv)
         size = ftell(o);
         fclose(o);
     }
-    printf("%s: %llu events, %zu call sites, %ld bytes (the events' changes: %zu bytes, packed %zu)\n", out,
-           (unsigned long long)events, h->sites.n, size, h->ev.n, gzlen);
+    printf("%s: %llu events", out, (unsigned long long)h->index);
+    if (from || r > 0)
+        printf(" (%llu to %llu of the log%s)", (unsigned long long)m.first,
+               (unsigned long long)(m.first + h->index - 1), from ? ", the first with the heap as it was then" : "");
+    printf(", %zu call sites, %ld bytes (the events' changes: %zu bytes, packed %zu)\n", h->sites.n, size, h->ev.n, gzlen);
+    if (h->index > 3000000)
+        printf("note: a page of more than 3 million events is slow to open; --from N --to M draws a window of the log\n");
     free(gz);
     sym_close(sym);
     html_free(h);

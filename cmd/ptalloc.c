@@ -43,7 +43,7 @@
               "       ptalloc show FILE [--at N] [--thread T] [--all] [--check]\n" \
               "       ptalloc show FILE --walk K\n" \
               "       ptalloc json FILE [--perfetto] [-o OUT]\n" \
-              "       ptalloc html FILE [-o OUT] [--title TEXT] [--no-symbols]\n" \
+              "       ptalloc html FILE [-o OUT] [--from N] [--to M] [--title TEXT] [--no-symbols]\n" \
               "       ptalloc heap --pid PID [--html FILE] [--all]\n" \
               "       ptalloc report FILE [--top N] [--no-symbols] [--sort bytes|blocks]\n" \
               "       ptalloc replay FILE [-o NAME=VALUE]... [--trace OUT] [--untraced]\n" \
@@ -71,7 +71,9 @@
               "html     the log as one self-contained page (default FILE.html) that draws\n" \
               "         the heap at any event: address space, chunks and their headers,\n" \
               "         bins in list order, each event's decision, plots, call sites;\n" \
-              "         marks \"chapter N | title | text\" make a guided tour\n" \
+              "         marks \"chapter N | title | text\" make a guided tour; --from N\n" \
+              "         --to M: a window of a long log, the page starting with the heap\n" \
+              "         as it was after event N - 1\n" \
               "heap     the heap of a running process on ptalloc (preloaded or linked in),\n" \
               "         read from outside while its threads are stopped for a moment\n" \
               "         (ptrace; nothing runs inside it), drawn as ptalloc_print_heap draws\n" \

@@ -116,7 +116,12 @@
   }
   function rdZ() { const u = rdU(); return u % 2 ? -(u + 1) / 2 : u / 2; }
 
-  let E = 0;                            /* events */
+  let E = 0;                            /* events in the page */
+  /* The log's number of the page's first event: a page of a window of a
+   * log (ptalloc html --from) starts with the heap as it was then.  Page
+   * places (indexes) are used inside; the log's numbers are shown. */
+  const base = meta.first || 0;
+  const num = (i) => i + base, idx = (n) => n - base;
   let evPos, opPos, evRun, chRun, evType, evThread, evTime;
   let siteCount = meta.sites.length;
 
@@ -140,8 +145,9 @@
       if (t === T.MALLOC_TRIM) { e.pad = rdU(); e.result = rdU(); }
       e.site = flags & 4 ? rdU() : 0;
     } else if (t === T.SET) {
-      e.state = data[pos++];
-      if (e.state === S.GONE) { run += rdZ() * 16; e.addr = run; e.size = rdU() * 16; }
+      const st = data[pos++];
+      e.state = st & 0x7f;
+      if (st & 0x80) { run += rdZ() * 16; e.addr = run; e.size = rdU() * 16; }
       else {                            /* the chunk its last change adds */
         const save = pos, ops = readChangesAt(i, pos, chRun[i]);
         pos = save;
@@ -180,7 +186,7 @@
         o.l = -1; o.place = 0;
         if (st & 0x80) { o.l = rdU(); o.place = rdU(); }
         o.site = rdU();
-        o.ev = i - rdU();
+        o.ev = num(i) - rdU();
       }
       ops[k] = o;
     }
@@ -236,7 +242,7 @@
         if (t === T.MALLOC_TRIM) { rdU(); rdU(); }
         if (flags & 4) rdU();
       } else if (t === T.SET) {
-        if (data[pos++] === S.GONE) { run += rdZ() * 16; rdU(); }
+        if (data[pos++] & 0x80) { run += rdZ() * 16; rdU(); }
       } else if (t === T.SYS) {
         const kind = data[pos++]; rdU(); run += rdZ() * 16; rdU();
         if (kind === SYSK.MREMAP) { run += rdZ() * 16; rdU(); }
@@ -375,7 +381,7 @@
     let c = pool.pop();
     if (c) { c.a = o.a; c.s = o.s; c.st = o.st; c.th = o.th; c.l = o.l; c.lp = 0; c.ln = 0; c.site = o.site; c.ev = o.ev; }
     else c = { a: o.a, s: o.s, st: o.st, th: o.th, l: o.l, lp: 0, ln: 0, site: o.site, ev: o.ev };
-    if (M.chunks.has(c.a)) M.errors.push('event ' + M.at + ': a chunk at ' + hex(c.a) + ' is there already');
+    if (M.chunks.has(c.a)) M.errors.push('event ' + num(M.at) + ': a chunk at ' + hex(c.a) + ' is there already');
     M.chunks.set(c.a, c);
     if (c.l >= 0) {                     /* o.place: 0 head, 1 tail, 2 + k after the first k */
       const L = list(c.l);
@@ -393,7 +399,7 @@
   }
   function removeChunk(a) {
     const c = M.chunks.get(a);
-    if (!c) { M.errors.push('event ' + M.at + ': no chunk at ' + hex(a) + ' to remove'); return; }
+    if (!c) { M.errors.push('event ' + num(M.at) + ': no chunk at ' + hex(a) + ' to remove'); return; }
     if (c.l >= 0) {
       const L = list(c.l);
       const p = c.lp ? M.chunks.get(c.lp) : undefined, n = c.ln ? M.chunks.get(c.ln) : undefined;
@@ -418,7 +424,7 @@
         M.regions.splice(k, 0, r);
       } else {
         const k = regionFind(o);
-        if (k >= 0) M.regions.splice(k, 1); else M.errors.push('event ' + M.at + ': no region at ' + hex(o.a));
+        if (k >= 0) M.regions.splice(k, 1); else M.errors.push('event ' + num(M.at) + ': no region at ' + hex(o.a));
       }
     } else if (add) {
       insertChunk(o);
@@ -448,7 +454,7 @@
       o.l = -1; o.place = 0;
       if (st & 0x80) { o.l = rdU(); o.place = rdU(); }
       o.site = rdU();
-      o.ev = i - rdU();
+      o.ev = num(i) - rdU();
       insertChunk(o);
     }
     return n;
@@ -860,7 +866,7 @@
   /* -- timeline -- */
   function renderDescribe() {
     const i = M.at, e = eventAt(i);
-    let html = '<span class="what">event ' + i + ': ' + esc(describe(e)) + '</span><br>';
+    let html = '<span class="what">event ' + num(i) + ': ' + esc(describe(e)) + '</span><br>';
     if (isCall(e.type)) {
       const [ch, words] = why(e);
       html += '<span class="chapter">chapter ' + ch.replace('.', ', step ') + '</span><span class="step">' + esc(words) + '</span>';
@@ -873,9 +879,15 @@
           let k = 0, first = i;
           while (first > 0 && evThread[first - 1] === evThread[i] && !isCall(evType[first - 1]) && i - first < 100000) first--;
           k = i - first + 1;
-          html += '<br><span class="changes">step ' + k + ' of ' + (j - first) + ' inside event ' + j + ': ' + esc(describe(eventAt(j))) + '</span>';
+          html += '<br><span class="changes">step ' + k + ' of ' + (j - first) + ' inside event ' + num(j) + ': ' + esc(describe(eventAt(j))) + '</span>';
         }
       }
+    }
+    if (base && i === 0) {                /* the heap before the window, not this event's changes */
+      html += '<br><span class="changes">this page draws a window of the log: it starts here, with the heap as it was after this event (ptalloc html --from)</span>';
+      $('describe').innerHTML = html;
+      changed = new Set();
+      return;
     }
     const ops = readChanges(i);
     const added = ops.filter((o) => o.add && !o.region).length, removed = ops.filter((o) => !o.add && !o.region).length;
@@ -901,7 +913,7 @@
     g.strokeStyle = '#999'; g.lineWidth = 1; g.beginPath(); g.moveTo(L, top); g.lineTo(L, bot); g.lineTo(R, bot); g.stroke();
     g.fillStyle = '#333'; g.font = '11px sans-serif'; g.textAlign = 'right';
     g.fillText(fmtBytes(max), L - 4, top + 8); g.fillText('0', L - 4, bot);
-    g.textAlign = 'left'; g.fillText('event 0', L, h - 3); g.textAlign = 'right'; g.fillText('event ' + (E - 1), R, h - 3);
+    g.textAlign = 'left'; g.fillText('event ' + num(0), L, h - 3); g.textAlign = 'right'; g.fillText('event ' + num(E - 1), R, h - 3);
     const series = [['system', '#000000', []], ['heap', '#0072B2', [6, 3]], ['inUse', '#D55E00', []], ['free', '#009E73', [2, 2]]];
     for (const [key, col, dash] of series) {
       g.strokeStyle = col; g.setLineDash(dash); g.lineWidth = key === 'inUse' ? 2 : 1.5; g.beginPath();
@@ -919,7 +931,8 @@
     $('plot-legend').innerHTML = series.map(([k, col, dash]) => '<span><svg width="26" height="10" aria-hidden="true"><line x1="0" y1="5" x2="26" y2="5" stroke="' + col +
       '" stroke-width="2" stroke-dasharray="' + dash.join(',') + '"/></svg> ' + ({ system: 'system (heaps and mappings)', heap: 'heap (all chunks)', inUse: 'in use', free: 'free' })[k] +
       ' <b>' + fmtBytes(k === 'system' ? M.regions.reduce((s, r) => s + r.end - r.start, 0) + M.tot.mapped : M.tot[k]) + '</b></span>').join('') +
-      '<span>(each point: the largest value of ' + P.width + ' event' + (P.width > 1 ? 's' : '') + ')</span>';
+      '<span>(each point: the largest value of ' + P.width + ' event' + (P.width > 1 ? 's' : '') + ')</span>' +
+      (evTime[M.at] ? '<span>t = ' + (evTime[M.at] / 1e6).toFixed(3) + ' ms after the log\'s first call</span>' : '');
   }
 
   /* -- address space -- */
@@ -1352,8 +1365,8 @@
   let lastStep = 0;
   function render(opts) {
     const t0 = performance.now();
-    $('event').value = M.at; $('event').max = E - 1;
-    $('event-of').textContent = 'of ' + E + ' (0 to ' + (E - 1) + ')';
+    $('event').value = num(M.at); $('event').min = base; $('event').max = num(E - 1);
+    $('event-of').textContent = base ? '(' + num(0) + ' to ' + num(E - 1) + ': a window of the log)' : 'of ' + E + ' (0 to ' + (E - 1) + ')';
     const tv = view.timing.views = {};
     const timed = (name, fn) => { const t = performance.now(); fn(); tv[name] = performance.now() - t; };
     timed('describe', renderDescribe);
@@ -1364,14 +1377,14 @@
     if (opts && opts.scroll && sel) { scrollStripTo(sel); scrollTableTo(sel); renderStrip(); renderTable(); }
     renderTour();
     lastStep = view.timing.render = performance.now() - t0;
-    if (location.hash !== '#' + M.at) history.replaceState(null, '', '#' + M.at);
+    if (location.hash !== '#' + num(M.at)) history.replaceState(null, '', '#' + num(M.at));
   }
 
   function goTo(n, opts) {
     const t0 = performance.now();
     moveTo(n);
     view.timing.apply = performance.now() - t0;
-    if ($('follow').checked && !(opts && opts.keep)) {
+    if ($('follow').checked && !(opts && opts.keep) && !(base && M.at === 0)) {
       const ops = readChanges(M.at), o = ops.find((x) => x.add && !x.region);
       if (o) { sel = o.a; opts = Object.assign({}, opts, { scroll: true }); }
     }
@@ -1400,7 +1413,7 @@
     if (!c && M.chunks.has(a - 16)) c = M.chunks.get(a - 16);
     if (c) { status(hex(a) + ' is in chunk ' + hex(c.a) + ' (' + STATE_WORDS[c.st] + ')'); select(c.a, true); return; }
     const i = findChange(a, -1), j = i < 0 ? findChange(a, 1) : -1;
-    if (i >= 0 || j >= 0) { sel = a; goTo(i >= 0 ? i : j, { scroll: true, keep: true }); status('no chunk holds ' + hex(a) + ' at this event: went to event ' + M.at + ', which changed it'); return; }
+    if (i >= 0 || j >= 0) { sel = a; goTo(i >= 0 ? i : j, { scroll: true, keep: true }); status('no chunk holds ' + hex(a) + ' at this event: went to event ' + num(M.at) + ', which changed it'); return; }
     status('no chunk holds ' + hex(a) + ' at any event', true);
   }
 
@@ -1414,6 +1427,7 @@
       const parts = label.split(' | ');
       const m = /^chapter (\d+)$/.exec(parts[0]);
       if (!m || parts.length < 3) return;
+      if (event < base || event > num(E - 1)) return;    /* outside this page's window */
       const scene = { chapter: +m[1], event, title: parts[1], text: parts[2].replace(/\\n/g, '\n'), select: 0 };
       for (const p of parts.slice(3)) { const s = /^select (0x[0-9a-f]+)$/i.exec(p); if (s) scene.select = parseInt(s[1], 16); }
       scenes.push(scene);
@@ -1427,14 +1441,14 @@
     scene = Math.max(0, Math.min(scenes.length - 1, k));
     const s = scenes[scene];
     if (s.select) { const c = M.chunks.get(s.select) || M.chunks.get(s.select - 16); sel = c ? c.a : s.select - 16; }
-    goTo(s.event, { scroll: true, keep: !!s.select });
+    goTo(idx(s.event), { scroll: true, keep: !!s.select });
     if (s.select) { const c = M.chunks.get(s.select) || M.chunks.get(s.select - 16) || chunkHolding(s.select); if (c) select(c.a, true); }
   }
   function renderTour() {
     if (!scenes.length) return;
-    const s = scenes[Math.max(0, scene)], on = s.event === M.at;
+    const s = scenes[Math.max(0, scene)], on = s.event === num(M.at);
     $('tour-title').textContent = 'Chapter ' + s.chapter + ' (' + (scene + 1) + ' of ' + scenes.length + '): ' + s.title;
-    $('tour-text').textContent = s.text + (on ? '' : '\n(At event ' + M.at + ' now; this chapter\'s scene is event ' + s.event + ': ] or [ go to the next or previous scene.)');
+    $('tour-text').textContent = s.text + (on ? '' : '\n(At event ' + num(M.at) + ' now; this chapter\'s scene is event ' + s.event + ': ] or [ go to the next or previous scene.)');
   }
 
   /* ---- keys and clicks ----------------------------------------------------------------- */
@@ -1445,7 +1459,7 @@
     $('next').onclick = () => goTo(M.at + 1);
     $('prev-call').onclick = () => goTo(nextCall(-1));
     $('next-call').onclick = () => goTo(nextCall(1));
-    $('event').onchange = () => goTo(parseInt($('event').value, 10) || 0);
+    $('event').onchange = () => goTo(idx(parseInt($('event').value, 10) || base));
     $('find').onclick = () => findAddress($('addr').value);
     $('addr').onkeydown = (e) => { if (e.key === 'Enter') findAddress($('addr').value); };
     $('tour-prev').onclick = () => showScene(scene - 1);
@@ -1470,7 +1484,7 @@
         return;
       }
       e.preventDefault();
-      if (t.dataset.goto) goTo(+t.dataset.goto, { scroll: true, keep: true }); else select(+t.dataset.sel, true);
+      if (t.dataset.goto) { if (+t.dataset.goto >= base) goTo(idx(+t.dataset.goto), { scroll: true, keep: true }); else status('event ' + t.dataset.goto + ' is before this page\'s window (it starts at event ' + base + ')', true); } else select(+t.dataset.sel, true);
     });
     document.body.addEventListener('keydown', (e) => {
       const tag = e.target.tagName;
@@ -1514,7 +1528,7 @@
       if (handled) e.preventDefault();
     });
     window.addEventListener('resize', () => { measure(); layout = null; render(); });
-    window.addEventListener('hashchange', () => { const n = parseInt(location.hash.slice(1), 10); if (n >= 0 && n !== M.at) goTo(n); });
+    window.addEventListener('hashchange', () => { const n = parseInt(location.hash.slice(1), 10); if (n >= base && idx(n) !== M.at) goTo(idx(n)); });
   }
 
   /* ---- start ------------------------------------------------------------------------- */
@@ -1522,8 +1536,9 @@
   const view = window.ptallocView = {
     timing: { load: 0, lastMove: 0, start: performance.now() },
     errors: M.errors,
-    goTo: (n) => { goTo(n); return M.at; },
-    at: () => M.at,
+    goTo: (n) => { goTo(idx(n)); return num(M.at); },
+    at: () => num(M.at),
+    first: () => base,
     events: () => E,
     text: () => heapText(),
     select: (a) => select(a, true),
@@ -1533,7 +1548,7 @@
     bins: () => shownLists().map((x) => ({ state: STATES[x.state], arena: x.arena, thread: x.thread, bin: x.bin, chunks: listAddrs(x.L, 1e9).map((c) => c.a) })),
     describe: () => $('describe').textContent,
     scenes: () => scenes.map((s) => ({ chapter: s.chapter, event: s.event, title: s.title })),
-    showScene: (k) => { showScene(k); return M.at; },
+    showScene: (k) => { showScene(k); return num(M.at); },
     lastRender: () => lastStep,
     settled,
     /* the page's own logic, for unit tests */
@@ -1559,8 +1574,8 @@
       wire();
       const fromHash = parseInt(location.hash.slice(1), 10);
       if (!E) { status('the log has no events'); return; }
-      if (scenes.length && !(fromHash >= 0)) showScene(0);
-      else goTo(fromHash >= 0 ? fromHash : E - 1);
+      if (scenes.length && !(fromHash >= base)) showScene(0);
+      else goTo(fromHash >= base ? idx(fromHash) : E - 1);
       view.timing.load = performance.now();
       if (meta.live) {
         status('A running process\'s heap, read by ptalloc heap at one moment: no events to step through.');

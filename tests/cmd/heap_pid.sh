@@ -16,7 +16,8 @@
 #  2. the target goes on: three frees it then leaves waiting in its remote
 #     batch are drawn as such, and after that it allocates, frees, finds
 #     every block it filled intact and exits 0;
-#  3. --html writes a page (html_write_state);
+#  3. --html writes a page (html_write_state) that Chromium opens and that
+#     draws the same heap;
 #  4. errors, one line on stderr and exit status 2: a process not on
 #     ptalloc (sleep), one gone, a thread id, one not permitted (another
 #     user's command against root's process), one traced already (by a
@@ -143,6 +144,40 @@ check_target() { # LABEL DIR PROGRAM [VAR=VALUE...]
         if "$cmd" heap --pid "$p" --html "$d/page.html" > "$d/html.out" 2> "$d/html.err"; then
             grep -qi '<html' "$d/page.html" || fail "$label: --html: $d/page.html is no HTML page"
             echo "$label: --html wrote a page of $(wc -c < "$d/page.html") bytes"
+            # In Chromium: the page's heap in text is the command's picture,
+            # from the first arena's table through the bins.
+            if r=$(/usr/bin/python3 - "$d/page.html" "$d/heap.txt" 2>&1 <<'EOF'
+import sys
+from selenium import webdriver
+o = webdriver.ChromeOptions()
+for a in ('--headless=new', '--no-sandbox', '--disable-gpu'):
+    o.add_argument(a)
+o.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
+d = webdriver.Chrome(options=o)
+try:
+    d.get('file://' + sys.argv[1])
+    err = d.execute_async_script('const cb = arguments[0]; ptallocView.ready.then(() => cb(null), (e) => cb(String(e)));')
+    if err:
+        sys.exit('the page failed: ' + err)
+    text = d.execute_script('return ptallocView.text();')
+    want = open(sys.argv[2]).read()
+    cut = lambda t: t[t.index('\narena '):]
+    if cut(text) != cut(want):
+        import difflib
+        sys.exit('the page differs from the picture:\n' + ''.join(list(difflib.unified_diff(
+            cut(want).splitlines(True), cut(text).splitlines(True), 'ptalloc heap', 'page'))[:20]))
+    bad = [l for l in d.get_log('browser') if l['level'] == 'SEVERE']
+    if bad:
+        sys.exit('console: %s' % bad[0]['message'])
+    print('%d lines' % cut(text).count('\n'))
+finally:
+    d.quit()
+EOF
+            ); then
+                echo "$label: the page in Chromium draws the same heap ($r)"
+            else
+                fail "$label: --html page in Chromium: $r"
+            fi
         else
             fail "$label: html page not implemented yet (ptalloc heap --html: $(head -1 "$d/html.err"))"
         fi

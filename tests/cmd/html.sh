@@ -2,7 +2,8 @@
 # `ptalloc html` (cmd/html.c, the page in cmd/page/), in a browser:
 #  1. logs written by the variant's library: trace_scenario with the
 #     default options, with one arena and with no tcache; trace_tour, a
-#     program that marks a tour; a small python3 run; each made a page;
+#     program that marks a tour; make demo's page (build/demo.html, the
+#     notes' eight chapters); a small python3 run; each made a page;
 #  2. html_check.py opens them in headless Chromium and compares, at
 #     chosen events and at events reached by keys, forwards and back, the
 #     page's heap in text, its bins (API and drawing) and program break
@@ -61,6 +62,12 @@ traced one-arena PTALLOC_ARENA_MAX=1 -- "$bin/trace_scenario" "$tmp/w2" && page 
 traced no-tcache PTALLOC_TCACHE_COUNT=0 -- "$bin/trace_scenario" "$tmp/w3" && page no-tcache &&
     pages+=("scenario [PTALLOC_TCACHE_COUNT=0]=$tmp/no-tcache.trace=$tmp/no-tcache.html")
 traced tour -- "$bin/trace_tour" && page tour && pages+=("tour=$tmp/tour.trace=$tmp/tour.html")
+# make demo's page (the Makefile's tests target writes it): its tour
+if [ -s "$root/build/demo.html" ] && [ -s "$root/build/demo.trace" ]; then
+    pages+=("demo=$root/build/demo.trace=$root/build/demo.html")
+else
+    fail "build/demo.html or build/demo.trace missing (make tests writes them)"
+fi
 traced python -- $py -c 'import json; print(len(json.dumps({str(i): [i] * (i % 7) for i in range(3000)})))' &&
     page python && pages+=("python=$tmp/python.trace=$tmp/python.html")
 
@@ -69,8 +76,15 @@ cc -std=gnu11 -O1 -Iinclude tests/cmd/html_bins.c "$build/libptalloc.a" -pthread
     "$tmp/bins" >"$tmp/bins.txt" || fail "html_bins.c: cannot build or run it"
 if [ ${#pages[@]} -gt 0 ] && [ "$(echo "${pages[0]}" | cut -d= -f1)" = scenario ]; then
     rm -f "$shots"/*.png
+    # a window of the scenario's log (--from --to): the heap before it, then its events
+    wargs=()
+    if "$cmd" html "$tmp/scenario.trace" --from 9000 --to 12000 -o "$tmp/window.html" >"$tmp/window.out" 2>&1; then
+        wargs=(--window "window=$tmp/scenario.trace=$tmp/window.html=9000:12000")
+    else
+        fail "ptalloc html --from 9000 --to 12000: $(head -1 "$tmp/window.out")"
+    fi
     $py tests/cmd/html_check.py --ptalloc "$cmd" --shots "$shots" --docs "$shots/heap.png" \
-        --bins "$tmp/bins.txt" "${pages[@]}" || fail "the pages in the browser (above)"
+        --bins "$tmp/bins.txt" "${wargs[@]}" "${pages[@]}" || fail "the pages in the browser (above)"
     if [ -s "$shots/heap.png" ] && [ "${PTALLOC_VARIANT:-release}" = release ] &&
        { [ ! -e docs/heap.png ] || [ "${HTML_DOCS:-0}" = 1 ]; }; then
         cp "$shots/heap.png" docs/heap.png && echo "  wrote docs/heap.png"
@@ -98,6 +112,9 @@ echo "errors:"
 log=$tmp/scenario.trace
 one_line_error "no log" "no log" ""
 one_line_error "missing file" "no-such.trace" "$tmp/e.html" "$tmp/no-such.trace" -o "$tmp/e.html"
+one_line_error "--to before --from" "--to 2 is before --from 5" "$tmp/e.html" "$log" --from 5 --to 2 -o "$tmp/e.html"
+one_line_error "--from past the end" "--from 999999999: the log has" "$tmp/e.html" "$log" --from 999999999 -o "$tmp/e.html"
+one_line_error "--from without a number" "--from needs a number" "$tmp/e.html" "$log" --from
 one_line_error "not a log" "trace_tour.c" "$tmp/e.html" tests/cmd/trace_tour.c -o "$tmp/e.html"
 one_line_error "unknown flag" "--frobnicate" "$tmp/e.html" --frobnicate "$log" -o "$tmp/e.html"
 one_line_error "-o without a file" "-o" "" "$log" -o

@@ -338,6 +338,16 @@ def call_after(events, n, direction):
     return len(events) - 1 if direction > 0 else 0
 
 
+def visit(d, c, rng, events, how):
+    """goTo each of the events, shuffled (so the page goes back too), and compare."""
+    rng.shuffle(events)
+    for n in events:
+        got = d.execute_script('return ptallocView.goTo(arguments[0]);', n)
+        if got != n:
+            fail('%s: goTo(%d) returned %s' % (c.label, n, got))
+        c.check(n, how)
+
+
 def states(d, c, rng, spread, randoms, starts, kinds):
     """(a): the events chosen (first, last, marks and walks, `spread` spread
     evenly, `randoms` random ones, with `kinds` the first of each kind and
@@ -355,12 +365,7 @@ def states(d, c, rng, spread, randoms, starts, kinds):
     chosen.update(round(k * (E - 1) / (spread - 1)) for k in range(spread))
     chosen.update(rng.randrange(E) for _ in range(randoms))
     order = sorted(chosen)
-    rng.shuffle(order)
-    for n in order:
-        got = d.execute_script('return ptallocView.goTo(arguments[0]);', n)
-        if got != n:
-            fail('%s: goTo(%d) returned %s' % (c.label, n, got))
-        c.check(n, 'goTo')
+    visit(d, c, rng, order, 'goTo')
     # Keys from some of them: forwards, then back over the same ground.
     stepped = 0
     for s in ([rng.choice(marks)] if marks else []) + rng.sample(order, starts - (1 if marks else 0)):
@@ -386,6 +391,33 @@ def states(d, c, rng, spread, randoms, starts, kinds):
             at = want
             stepped += 1
     return len(order), stepped
+
+
+def window(d, c, first, last, rng):
+    """A page of a window of a log (ptalloc html --from F --to T): it starts
+    with the heap after event F - 1; its events keep the log's numbers."""
+    info = d.execute_script('return [ptallocView.first(), ptallocView.events()];')
+    if info != [first, last - first + 1]:
+        fail('%s: first() and events() are %s, not [%d, %d]' % (c.label, info, first, last - first + 1))
+        return 0
+    what = d.execute_script('ptallocView.goTo(arguments[0]); return document.getElementById("describe").textContent;', first)
+    if 'window' not in what:
+        fail('%s: the first event does not say it is the heap before the window: %r' % (c.label, what[:200]))
+    c.check(first, 'the heap before the window')
+    chosen = sorted({first, last} | {rng.randrange(first, last + 1) for _ in range(14)})
+    visit(d, c, rng, chosen, 'in the window')
+    for n, want in ((first - 5, first), (0, first), (last + 5, last)):
+        got = d.execute_script('return ptallocView.goTo(arguments[0]);', n)
+        if got != want:
+            fail('%s: goTo(%d), outside the window, went to %s, not %d' % (c.label, n, got, want))
+    focus_body(d)
+    for key, want in ((Keys.HOME, first), (Keys.ARROW_LEFT, first), (Keys.END, last)):
+        keys(d, key)
+        got = d.execute_script('return ptallocView.at();')
+        if got != want:
+            fail('%s: a key in the window went to %s, not %d' % (c.label, got, want))
+    c.check(last, 'End in the window')
+    return len(chosen)
 
 
 def keyboard(d, c, rng):
@@ -519,9 +551,11 @@ def safe_linking(d, c):
 
 
 def tour(d, c):
-    """The chapters of trace_tour: the page opens at the first, ] and [ move."""
+    """The chapters of a tour: the page opens at the first, ] and [ move.
+    Scenes go by chapter number (make demo marks chapter 1 last)."""
     scenes = d.execute_script('return ptallocView.scenes();')
     marks = [e for e in c.events if e['kind'] == 'mark' and e.get('label', '').startswith('chapter ')]
+    marks.sort(key=lambda e: (int(e['label'].split()[1]), e['n']))
     if len(scenes) != len(marks) or [s['event'] for s in scenes] != [e['n'] for e in marks]:
         fail('%s: scenes() %s, the log\'s chapter marks at %s' % (c.label, scenes, [e['n'] for e in marks]))
         return
@@ -684,10 +718,12 @@ def screenshots(d, pages, shots, docs):
     drawn = {}
     for scale in ('linear', 'log'):
         d.find_element(By.CSS_SELECTOR, 'input[name=scale][value=%s]' % scale).click()
-        drawn[scale] = d.execute_script('return document.getElementById("space-svg").innerHTML;')
+        # the address space (its regions' widths) and the chunk picture (the chunks' widths)
+        drawn[scale] = d.execute_script('return document.getElementById("space-svg").innerHTML + '
+                                        'document.getElementById("strip").toDataURL();')
         shot(d, os.path.join(shots, 'scale-%s.png' % scale))
     if drawn['linear'] == drawn['log']:
-        fail('%s: the address space is drawn the same on the linear and the logarithmic scale' % c.label)
+        fail('%s: the address space and the chunks are drawn the same on the linear and the logarithmic scale' % c.label)
     d.execute_script('document.querySelector("#text details").open = true;'
                      'document.getElementById("text").scrollIntoView();')
     shot(d, os.path.join(shots, 'text.png'))
@@ -696,7 +732,7 @@ def screenshots(d, pages, shots, docs):
     for p in pages[1:]:
         if p.has_tour:
             load(d, p.page, p.label)
-            shot(d, os.path.join(shots, 'tour.png'))
+            shot(d, os.path.join(shots, 'tour-%s.png' % p.label))
     console_check(d, 'screenshots')
     if not docs:
         return
@@ -730,6 +766,7 @@ def main():
     ap.add_argument('--shots', required=True)
     ap.add_argument('--docs')
     ap.add_argument('--bins')
+    ap.add_argument('--window', action='append', default=[], help='LABEL=LOG=PAGE=FROM:TO, a page of ptalloc html --from --to')
     ap.add_argument('pages', nargs='+', help='LABEL=LOG=PAGE')
     args = ap.parse_args()
     seed = int(os.environ.get('HTML_SEED') or random.randrange(1, 1 << 30))
@@ -784,6 +821,16 @@ def main():
         if args.bins:
             unit(d, args.bins)
             console_check(d, 'lib')
+        for k, spec in enumerate(args.window):
+            label, log, page, span = spec.rsplit('=', 3)
+            lo, hi = (int(x) for x in span.split(':'))
+            events = json.loads(subprocess.run([args.ptalloc, 'json', log], capture_output=True, text=True,
+                                               check=True).stdout)['events']
+            if load(d, page, label) is not None:
+                c = Checker(d, label, Show(args.ptalloc, log), events)
+                n = window(d, c, lo - 1, min(hi, len(events) - 1), random.Random(seed + 100 + k))
+                console_check(d, label)
+                print('%s: events %d to %d, %d states compared with ptalloc show' % (label, lo - 1, min(hi, len(events) - 1), c.compared))
         screenshots(d, pages, args.shots, args.docs)
         print('lib and screenshots: %.1f s' % (time.time() - tp))
     except Exception as e:           # a page that hangs or a driver that dies: one line, then the trace
