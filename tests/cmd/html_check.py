@@ -659,13 +659,22 @@ def unit(d, table):
 
 # ---- screenshots ---------------------------------------------------------------------------
 
+SETTLE = """
+const done = arguments[arguments.length - 1];
+/* two frames: the panels that came on screen are seen, then drawn */
+requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => ptallocView.settled().then(() => done(null)), 0)));
+"""
+
+
 def shot(d, path):
+    d.execute_async_script(SETTLE)
     d.save_screenshot(path)
     print('  screenshot ' + path)
 
 
 def clip_png(d, path, width, height):
     import base64
+    d.execute_async_script(SETTLE)
     png = d.execute_cdp_cmd('Page.captureScreenshot', {
         'format': 'png', 'captureBeyondViewport': False,
         'clip': {'x': 0, 'y': 0, 'width': width, 'height': height, 'scale': 1}})
