@@ -1025,7 +1025,9 @@
         (regs.indexOf(r) === lastBrk ? '; program break <span class="mono">' + hex(r.end) + '</span>' : '') +
         (tops.length ? '; top chunk <span class="mono">' + hex(tops[0].a) + '</span> (' + fmtBytes(tops[0].s) + ')' : '') + '</li>';
     }).join('') + (regs.some((r) => r.arena === -2) ? '<li><b>mmapped chunks</b>: ' + regs.filter((r) => r.arena === -2).length + ', ' +
-      fmtBytes(regs.filter((r) => r.arena === -2).reduce((s, r) => s + r.end - r.start, 0)) + '</li>' : '');
+      fmtBytes(regs.filter((r) => r.arena === -2).reduce((s, r) => s + r.end - r.start, 0)) + '</li>' : '') +
+      (regs.length ? '' : '<li>No heap at this event: nothing allocated from the system yet (or all of it given back).</li>');
+    if (!regs.length) svg.setAttribute('height', 0);
   }
   function lowerBoundIn(s, a) {
     let lo = 0, hi = s.length;
@@ -1138,6 +1140,7 @@
         '</span><span role="gridcell"><img class="st" alt="" src="' + swatchCache(c.st) + '">' + esc(whereText(c)) + (changed.has(c.a) ? ' ◆' : '') +
         '</span><span role="gridcell">' + (inUseState(c.st) && c.site ? esc(meta.sites[c.site - 1]) + ' @' + c.ev : '') + '</span></div>';
     }
+    if (!items.length) html = '<div class="tr" role="row"><span role="gridcell">no chunks at this event</span></div>';
     for (const el of Array.from(rows.querySelectorAll('.tr'))) el.remove();
     spacer.insertAdjacentHTML('beforebegin', html);
     const grid = $('chunk-table');
@@ -1473,7 +1476,7 @@
     $('strip').onclick = stripHit;
     $('strip-wrap').onscroll = () => renderStrip();
     $('rows').onscroll = () => renderTable();
-    $('rows').onclick = (e) => { const r = e.target.closest('.tr'); if (r) select(+r.dataset.a); };
+    $('rows').onclick = (e) => { const r = e.target.closest('.tr[data-a]'); if (r) select(+r.dataset.a); };
     document.body.addEventListener('click', (e) => {
       const t = e.target.closest('[data-sel],[data-goto]');
       if (!t) {
