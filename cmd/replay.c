@@ -365,7 +365,8 @@ static void translate(struct translation *tr)
     struct tlog_event ev;
     int r;
     while ((r = tlog_next(tr->log, &ev)) > 0) {
-        stats_add(&tr->rec, &ev, 1);
+        if (!(ev.type == TLOG_SYS && tr->snapshot_state == 1))    /* a snapshot's regions: no calls */
+            stats_add(&tr->rec, &ev, 1);
         if (ev.thread > UINT16_MAX)
             cmd_die(SUB, tr->file, "more than %d threads: not replayable", UINT16_MAX + 1);
         if (tlog_is_call(ev.type)) {
@@ -499,6 +500,7 @@ struct side {
     struct lstats *stats;
     unsigned char *skip;            /* by thread number: in the driver's own calls */
     int nskip;
+    int in_snapshot;                /* between snapshot and snapshot_end */
 };
 
 /* The next call of a log, the driver's own left out; 0 at the end. */
@@ -524,7 +526,10 @@ static int next_call(struct side *s, struct tlog_event *ev)
             }
         }
         int own = ev->thread < s->nskip && s->skip[ev->thread];
-        if (s->stats)
+        if (ev->type == TLOG_SNAPSHOT || ev->type == TLOG_SNAPSHOT_END)
+            s->in_snapshot = ev->type == TLOG_SNAPSHOT;
+        /* a snapshot's sys records are the regions as they were, no calls */
+        if (s->stats && !(ev->type == TLOG_SYS && s->in_snapshot))
             stats_add(s->stats, ev, !own);
         if (tlog_is_call(ev->type) && !own)
             return 1;

@@ -504,7 +504,10 @@ static void count_step(struct report *r, const struct tlog_event *ev, int in_sna
         else if (!in_snapshot && ev->state == TLOG_S_LARGEBIN)
             r->to_large++, r->to_large_bytes += ev->size;
         break;
-    case TLOG_SYS: count_sys(r, ev); break;
+    case TLOG_SYS:                      /* a snapshot's are the regions as they were, no calls */
+        if (!in_snapshot)
+            count_sys(r, ev);
+        break;
     case TLOG_CONSOLIDATE: r->consolidate++; break;
     case TLOG_THREAD_START: r->thread_starts++; break;
     case TLOG_THREAD_EXIT: r->thread_exits++; break;
