@@ -555,6 +555,20 @@ static void html_free(struct html *h)
     free(h->mark_event);
 }
 
+/* Writes event ev and the changes gathered for it as the page's next
+ * event (whole: its changes are the whole heap, not what it did). */
+static void event_end(struct html *h, const struct rebuild *rb, const struct tlog_event *ev, int whole)
+{
+    h->whole = whole;
+    event_out(h, ev);
+    h->whole = 0;
+    put_u(&h->ev, h->nch);
+    put_bytes(&h->ev, h->ch.p, h->ch.n);
+    const struct rb_totals *t = rebuild_totals(rb);
+    struct point p = { t->heap, t->in_use, t->free, regions_bytes(rb) + h->mapped };
+    plot_add(&h->plot, h->index++, &p);
+}
+
 /* Applies ev to rb, writing it and its changes to h as the page's next event. */
 static void html_event(struct html *h, struct rebuild *rb, const struct tlog_event *ev)
 {
@@ -566,14 +580,7 @@ static void html_event(struct html *h, struct rebuild *rb, const struct tlog_eve
     rebuild_apply(rb, ev);
     if (ev->type == TLOG_SYS)
         region_diff(h, rb);
-    h->whole = 1;
-    event_out(h, ev);
-    h->whole = 0;
-    put_u(&h->ev, h->nch);
-    put_bytes(&h->ev, h->ch.p, h->ch.n);
-    const struct rb_totals *t = rebuild_totals(rb);
-    struct point p = { t->heap, t->in_use, t->free, regions_bytes(rb) + h->mapped };
-    plot_add(&h->plot, h->index++, &p);
+    event_end(h, rb, ev, 0);
 }
 
 /* ---- one heap state, no log (ptalloc heap --pid --html) ------------------------------ */
@@ -604,14 +611,7 @@ static void state_event(struct html *h, const struct rebuild *rb, const struct t
         for (uint64_t at = rebuild_list(rb, i)->head; at && (c = rebuild_find(rb, at)) != NULL; at = c->lnext)
             on_change(1, c, h);
     }
-    h->whole = 1;
-    event_out(h, ev);
-    h->whole = 0;
-    put_u(&h->ev, h->nch);
-    put_bytes(&h->ev, h->ch.p, h->ch.n);
-    const struct rb_totals *t = rebuild_totals(rb);
-    struct point p = { t->heap, t->in_use, t->free, regions_bytes(rb) + h->mapped };
-    plot_add(&h->plot, h->index++, &p);
+    event_end(h, rb, ev, 1);
 }
 
 /* A page of one state: that snapshot, then "snapshot_end". */
