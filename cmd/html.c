@@ -475,9 +475,10 @@ static void write_meta(FILE *f, const struct meta *m)
     fprintf(f, "}}");
 }
 
-/* The template with its three markers filled: the style, the data, the code. */
-static int write_page(const char *path, const struct meta *m, const uint8_t *gz, size_t gzlen, char *err,
-                      size_t errlen)
+/* The template with its three markers filled: the style, the data, the
+ * code.  The page's size in bytes, or -1 with a message in err. */
+static long write_page(const char *path, const struct meta *m, const uint8_t *gz, size_t gzlen, char *err,
+                       size_t errlen)
 {
     /* Written beside and renamed over: a failure leaves no half page. */
     char *tmp;
@@ -517,6 +518,7 @@ static int write_page(const char *path, const struct meta *m, const uint8_t *gz,
         t = at + strlen(marks[i]);
     }
     fputs(t, f);
+    long size = ftell(f);
     int bad = ferror(f);
     if (fclose(f) || bad || rename(tmp, path)) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno ? errno : EIO));
@@ -525,21 +527,7 @@ static int write_page(const char *path, const struct meta *m, const uint8_t *gz,
         return -1;
     }
     free(tmp);
-    return 0;
-}
-
-/* The program: of the mapped files, the lowest that is not a shared object. */
-static const char *program_of(const struct sym_maps *mods)
-{
-    const struct sym_map *best = NULL;
-    for (size_t i = 0; i < mods->n; i++) {
-        const char *p = mods->v[i].path, *base = strrchr(p, '/');
-        if (!p[0] || strstr(base ? base + 1 : p, ".so"))
-            continue;
-        if (!best || mods->v[i].start < best->start)
-            best = &mods->v[i];
-    }
-    return best ? best->path : NULL;
+    return size;
 }
 
 static void html_free(struct html *h)
@@ -630,17 +618,11 @@ int html_write_state(const char *path, const struct rebuild *rb, const char *tit
     struct meta m = { title, NULL, 0, 4096, NULL, 0, 1, 2, 0, 0, 1, rb, h, NULL };
     size_t gzlen;
     uint8_t *gz = gzip(&h->ev, &gzlen);
-    int r = write_page(path, &m, gz, gzlen, err, errlen);
+    int r = write_page(path, &m, gz, gzlen, err, errlen) < 0 ? -1 : 0;
     free(gz);
     html_free(h);
     free(h);
     return r;
-}
-
-static const char *base_name(const char *p)
-{
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
 }
 
 int cmd_html(int argc, char **argv)
@@ -678,7 +660,7 @@ int cmd_html(int argc, char **argv)
         cmd_die(SUB, NULL, "--to %llu is before --from %llu", to, from);
     char *def = NULL;
     if (!out) {
-        if (asprintf(&def, "%s.html", base_name(file)) < 0)
+        if (asprintf(&def, "%s.html", sym_base_name(file)) < 0)
             cmd_die(SUB, NULL, "out of memory");
         out = def;
     }
@@ -726,24 +708,18 @@ int cmd_html(int argc, char **argv)
     struct symbolizer *sym = symbols && h->mods.n ? sym_open(h->mods.v, h->mods.n) : NULL;
     int nthreads;
     const struct tlog_thread *threads = tlog_threads(log, &nthreads);
-    const char *program = program_of(&h->mods);
+    const char *program = sym_maps_program(&h->mods);
     char deftitle[512];
-    snprintf(deftitle, sizeof deftitle, "%s (pid %u)", program ? base_name(program) : base_name(file),
+    snprintf(deftitle, sizeof deftitle, "%s (pid %u)", program ? sym_base_name(program) : sym_base_name(file),
              tlog_header(log)->pid);
     struct meta m = { title ? title : deftitle, program, tlog_header(log)->pid, tlog_header(log)->page_size,
                       threads, nthreads, 0, h->index, from ? from - 1 : 0, rebuild_contradictions(rb),
                       r == 0 && tlog_saw_end(log), rb, h, sym };
     size_t gzlen;
     uint8_t *gz = gzip(&h->ev, &gzlen);
-    if (write_page(out, &m, gz, gzlen, err, sizeof err) < 0)
+    long size = write_page(out, &m, gz, gzlen, err, sizeof err);
+    if (size < 0)
         cmd_die(SUB, NULL, "%s", err);
-    FILE *o = fopen(out, "r");
-    long size = 0;
-    if (o) {
-        fseek(o, 0, SEEK_END);
-        size = ftell(o);
-        fclose(o);
-    }
     printf("%s: %llu events", out, (unsigned long long)h->index);
     if (from || r > 0)
         printf(" (%llu to %llu of the log%s)", (unsigned long long)m.first,

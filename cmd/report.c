@@ -825,33 +825,12 @@ static void print_rows(struct report *r, const struct row *v, size_t n, int chun
 
 /* ---- the sections ----------------------------------------------------------------------- */
 
-static const char *base_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
-/* The program's own file: of the mapped files, the lowest that is not a
- * shared object (executables load below libraries, PIE or not). */
-static const char *main_program(const struct report *r)
-{
-    const struct sym_map *best = NULL;
-    for (size_t i = 0; i < r->mods.n; i++) {
-        const struct sym_map *m = &r->mods.v[i];
-        if (!m->path[0] || strstr(base_name(m->path), ".so"))
-            continue;
-        if (!best || m->start < best->start)
-            best = m;
-    }
-    return best ? best->path : NULL;
-}
-
 static void print_summary(struct report *r, struct tlog *log)
 {
     const struct tlog_header *h = tlog_header(log);
     char a[64], b[64];
     heading("Summary");
-    const char *prog = main_program(r);
+    const char *prog = sym_maps_program(&r->mods);
     printf("  program        %s, pid %u", prog ? prog : "(no modules record)", h->pid);
     if (h->flags & 1)
         printf(", forked from pid %u", h->ppid);

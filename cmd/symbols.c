@@ -501,10 +501,23 @@ int sym_lookup(struct symbolizer *s, uint64_t addr, struct sym_info *out)
     return found;
 }
 
-static const char *base_name(const char *path)
+const char *sym_base_name(const char *path)
 {
     const char *slash = strrchr(path, '/');
     return slash ? slash + 1 : path;
+}
+
+const char *sym_maps_program(const struct sym_maps *m)
+{
+    const struct sym_map *best = NULL;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct sym_map *x = &m->v[i];
+        if (!x->path[0] || strstr(sym_base_name(x->path), ".so"))
+            continue;
+        if (!best || x->start < best->start)
+            best = x;
+    }
+    return best ? best->path : NULL;
 }
 
 const char *sym_format(struct symbolizer *s, uint64_t addr, char *buf, size_t size)
@@ -512,12 +525,12 @@ const char *sym_format(struct symbolizer *s, uint64_t addr, char *buf, size_t si
     struct sym_info i;
     sym_lookup(s, addr, &i);
     if (i.file && i.line > 0)
-        snprintf(buf, size, "%s (%s:%d)", i.function ? i.function : "??", base_name(i.file), i.line);
+        snprintf(buf, size, "%s (%s:%d)", i.function ? i.function : "??", sym_base_name(i.file), i.line);
     else if (i.symbol)
         snprintf(buf, size, "%s+0x%llx (%s)", i.symbol, (unsigned long long)i.symbol_offset,
-                 base_name(i.module));
+                 sym_base_name(i.module));
     else if (i.module)
-        snprintf(buf, size, "0x%llx (%s+0x%llx)", (unsigned long long)addr, base_name(i.module),
+        snprintf(buf, size, "0x%llx (%s+0x%llx)", (unsigned long long)addr, sym_base_name(i.module),
                  (unsigned long long)i.module_offset);
     else
         snprintf(buf, size, "0x%llx", (unsigned long long)addr);

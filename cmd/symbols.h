@@ -37,6 +37,11 @@ struct sym_map { uint64_t start, end, offset; const char *path; };
 struct sym_maps { struct sym_map *v; size_t n, cap; };
 int sym_maps_add(struct sym_maps *m, uint64_t start, uint64_t end, uint64_t offset, const char *path);
 void sym_maps_free(struct sym_maps *m);
+/* The program's own file: of the mapped files, the lowest that is not a
+ * shared object (executables load below libraries, PIE or not); NULL if none. */
+const char *sym_maps_program(const struct sym_maps *m);
+/* The part of path after its last '/'. */
+const char *sym_base_name(const char *path);
 
 struct sym_info {
     const char *function;   /* innermost function at addr - 1 (an inlined

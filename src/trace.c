@@ -568,15 +568,15 @@ void trace_top_slow(const arena_t *a)
     trace_set_slow(a->top, chunksize(a->top), W_TOP);
 }
 
-void trace_sys_slow(unsigned kind, const arena_t *a, const void *addr, size_t len,
-                    const void *addr2, size_t len2)
+/* A sys record of arena number `arena`. */
+static void sys_record(unsigned kind, int arena, const void *addr, size_t len, const void *addr2, size_t len2)
 {
     trace_thread_t *t = state_of_thread();
     uint8_t *p = t ? record_begin(t, 48) : NULL;
     if (!p)
         return;
     *p++ = (uint8_t)kind;
-    p = put_u(p, a ? (uint64_t)a->number : 0);
+    p = put_u(p, (uint64_t)arena);
     p = put_addr(t, p, (uintptr_t)addr);
     p = put_u(p, len >> 4);
     if (kind == TS_MREMAP) {
@@ -584,6 +584,12 @@ void trace_sys_slow(unsigned kind, const arena_t *a, const void *addr, size_t le
         p = put_u(p, len2 >> 4);
     }
     record_end(t, R_SYS, p);
+}
+
+void trace_sys_slow(unsigned kind, const arena_t *a, const void *addr, size_t len,
+                    const void *addr2, size_t len2)
+{
+    sys_record(kind, a ? a->number : 0, addr, len, addr2, len2);
 }
 
 static void write_small(unsigned type, uint64_t n, int with_n)
@@ -924,15 +930,9 @@ struct snap_region { int arena, segment; uintptr_t start, end; };
 
 static void snapshot_region_out(const struct snap_region *r)
 {
-    trace_thread_t *t = state_of_thread();
-    uint8_t *p = t && r->end > r->start ? record_begin(t, 48) : NULL;
-    if (!p)
-        return;
-    *p++ = (uint8_t)(r->arena ? TS_HEAP_NEW : r->segment ? TS_SEGMENT : TS_BRK);
-    p = put_u(p, (uint64_t)r->arena);
-    p = put_addr(t, p, r->start);
-    p = put_u(p, (r->end - r->start) >> 4);
-    record_end(t, R_SYS, p);
+    if (r->end > r->start)
+        sys_record(r->arena ? TS_HEAP_NEW : r->segment ? TS_SEGMENT : TS_BRK, r->arena, (const void *)r->start,
+                   r->end - r->start, NULL, 0);
 }
 
 static int snapshot_region(const struct ptalloc_chunk_info *ci, void *arg)
