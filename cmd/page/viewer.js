@@ -167,45 +167,41 @@
     return e;
   }
 
-  /* One event's changes. */
-  function readChanges(i) { return readChangesAt(i, opPos[i], chRun[i]); }
-  function readChangesAt(i, at, run) {
+  /* The changes of event i from the stream at `at` (run: the running
+   * address there): each read into one reused object and given to fn.
+   * Returns the running address after them; pos is past them. */
+  const one = { add: 0, region: 0, st: 0, a: 0, s: 0, th: 0, l: -1, place: 0, site: 0, ev: 0, arena: 0, kind: 0 };
+  let changesRead = 0;
+  function eachChange(i, at, run, fn) {
     pos = at;
-    const n = rdU(), ops = new Array(n);
+    const n = changesRead = rdU(), o = one;
     for (let k = 0; k < n; k++) {
       const kind = data[pos++];
-      const o = { add: kind & 1, region: (kind >> 1) & 1 };
+      o.add = kind & 1; o.region = (kind >> 1) & 1;
+      const st = o.add && !o.region ? data[pos++] : 0;   /* an added chunk's state comes first */
+      run += rdZ() * 16; o.a = run;
       if (o.region) {
-        run += rdZ() * 16; o.a = run; o.s = rdU() * 16; o.arena = rdU(); o.kind = data[pos++];
+        o.s = rdU() * 16; o.arena = rdU(); o.kind = data[pos++];
       } else if (!o.add) {
-        run += rdZ() * 16; o.a = run;
+        o.s = 0;                        /* removed: the page has the chunk */
       } else {
-        const st = data[pos++];
-        o.st = st & 0x7f;
-        run += rdZ() * 16; o.a = run; o.s = rdU() * 16; o.th = rdU() - 1;
+        o.st = st & 0x7f; o.s = rdU() * 16; o.th = rdU() - 1;
         o.l = -1; o.place = 0;
         if (st & 0x80) { o.l = rdU(); o.place = rdU(); }
         o.site = rdU();
         o.ev = num(i) - rdU();
       }
-      ops[k] = o;
-    }
-    return ops;
-  }
-
-  /* Skips one event's changes (the index pass), giving the running address after. */
-  function skipChanges(run) {
-    const n = rdU();
-    for (let k = 0; k < n; k++) {
-      const kind = data[pos++];
-      if (kind & 2) { run += rdZ() * 16; rdU(); rdU(); pos++; continue; }
-      if (!(kind & 1)) { run += rdZ() * 16; continue; }
-      const st = data[pos++];
-      run += rdZ() * 16; rdU(); rdU();
-      if (st & 0x80) { rdU(); rdU(); }
-      rdU(); rdU();
+      fn(o);
     }
     return run;
+  }
+
+  /* One event's changes, as objects of their own. */
+  function readChanges(i) { return readChangesAt(i, opPos[i], chRun[i]); }
+  function readChangesAt(i, at, run) {
+    const ops = [];
+    eachChange(i, at, run, (o) => ops.push(Object.assign({}, o)));
+    return ops;
   }
 
   /* base64 by the browser's own decoder (a data: URL), gzip by DecompressionStream. */
@@ -217,6 +213,7 @@
     return new Uint8Array(await new Response(stream).arrayBuffer());
   }
 
+  const skip = () => {};
   function index() {
     E = meta.events;
     evPos = new Uint32Array(E + 1); opPos = new Uint32Array(E + 1);
@@ -255,7 +252,7 @@
       }
       evTime[i] = ns;
       opPos[i] = pos; chRun[i] = crun;
-      crun = skipChanges(crun);
+      crun = eachChange(i, pos, crun, skip);
     }
     evPos[E] = pos;
     if (pos !== data.length) throw new Error('the page\'s data has ' + (data.length - pos) + ' bytes past its last event');
@@ -354,8 +351,7 @@
       const bigger = new Float64Array(Math.max(1024, M.sorted.length * 2));
       bigger.set(M.sorted.subarray(0, M.nsorted)); M.sorted = bigger;
     }
-    let lo = 0, hi = M.nsorted;
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (M.sorted[mid] < a) lo = mid + 1; else hi = mid; }
+    const lo = lowerBound(a);
     M.sorted.copyWithin(lo + 1, lo, M.nsorted); M.sorted[lo] = a; M.nsorted++;
   }
   function sortedRemove(a) {
@@ -363,11 +359,7 @@
     const i = lowerBound(a);
     if (i < M.nsorted && M.sorted[i] === a) { M.sorted.copyWithin(i, i + 1, M.nsorted); M.nsorted--; }
   }
-  function lowerBound(a) {
-    let lo = 0, hi = M.nsorted;
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (M.sorted[mid] < a) lo = mid + 1; else hi = mid; }
-    return lo;
-  }
+  const lowerBound = (a) => lowerBoundIn(M.sorted.subarray(0, M.nsorted), a);
   function sortedNow() {
     if (M.sortedDirty) {
       M.sorted = M.chunks.keyArray().sort(); M.nsorted = M.sorted.length; M.sortedDirty = false;
@@ -433,31 +425,15 @@
     }
   }
 
-  /* Event i, its changes applied as they are read, into one reused object. */
-  const one = { add: 0, region: 0, st: 0, a: 0, s: 0, th: 0, l: -1, place: 0, site: 0, ev: 0, arena: 0, kind: 0 };
+  /* Event i: its changes applied as they are read.  The number of them. */
+  function applyOne(o) {
+    if (o.region) change(o, o.add);
+    else if (o.add) insertChunk(o);
+    else removeChunk(o.a);
+  }
   function applyEvent(i) {
-    pos = opPos[i];
-    let run = chRun[i];
-    const n = rdU(), o = one;
-    for (let k = 0; k < n; k++) {
-      const kind = data[pos++];
-      o.add = kind & 1; o.region = (kind >> 1) & 1;
-      if (o.region) {
-        run += rdZ() * 16; o.a = run; o.s = rdU() * 16; o.arena = rdU(); o.kind = data[pos++];
-        change(o, o.add);
-        continue;
-      }
-      if (!o.add) { run += rdZ() * 16; removeChunk(run); continue; }
-      const st = data[pos++];
-      run += rdZ() * 16; o.a = run;
-      o.st = st & 0x7f; o.s = rdU() * 16; o.th = rdU() - 1;
-      o.l = -1; o.place = 0;
-      if (st & 0x80) { o.l = rdU(); o.place = rdU(); }
-      o.site = rdU();
-      o.ev = num(i) - rdU();
-      insertChunk(o);
-    }
-    return n;
+    eachChange(i, opPos[i], chRun[i], applyOne);
+    return changesRead;
   }
 
   /* Checkpoints: copies of the model taken on the way forwards, so that
@@ -468,12 +444,12 @@
   const checkpoints = [];
   let changesSince = 0;
   function checkpoint() {
-    const n = M.chunks.size, k = 0;
+    const n = M.chunks.size;
     const cp = { at: M.at, n, a: new Float64Array(n), s: new Float64Array(n), lp: new Float64Array(n), ln: new Float64Array(n),
       l: new Int32Array(n), th: new Int32Array(n), site: new Int32Array(n), ev: new Float64Array(n), st: new Uint8Array(n),
       lists: M.lists.map((L) => [L.head, L.tail, L.n]), regions: M.regions.map((r) => Object.assign({}, r)),
       tot: Object.assign({}, M.tot), siteBytes: M.siteBytes.slice(), siteChunks: M.siteChunks.slice() };
-    let j = k;
+    let j = 0;
     for (const c of M.chunks.values()) {
       cp.a[j] = c.a; cp.s[j] = c.s; cp.lp[j] = c.lp; cp.ln[j] = c.ln; cp.l[j] = c.l; cp.th[j] = c.th;
       cp.site[j] = c.site; cp.ev[j] = c.ev; cp.st[j] = c.st; j++;
@@ -897,7 +873,7 @@
     changed = new Set(ops.filter((o) => !o.region && o.add).map((o) => o.a));
   }
 
-  const plot = { canvas: null };
+  const plot = {};                      /* the plot's x extent, for clicks */
   function renderPlot() {
     const cv = $('plot'), w = dims.plotW, h = 110, dpr = window.devicePixelRatio || 1;
     if (cv.width !== Math.round(w * dpr)) { cv.width = Math.round(w * dpr); cv.height = Math.round(h * dpr); }
@@ -1199,10 +1175,9 @@
       'A NON_MAIN_ARENA ' + (A ? 1 : 0) + ', M IS_MMAPPED ' + (Mf ? 1 : 0) + ', P PREV_INUSE ' + (P ? 1 : 0));
     /* the user area's first words */
     if (c.st === S.TCACHE) {
-      const nextMem = c.ln ? c.ln + 16 : 1, stored = (Math.floor(mem / 4096) ^ 0) + 0;
+      const nextMem = c.ln ? c.ln + 16 : 1;
       h += field('next', mem, hex(xor(Math.floor(mem / 4096), nextMem)), 'safe-linked: (' + hex(mem) + ' >> 12) XOR ' + (c.ln ? hex(nextMem) + ', the next entry (' + hex(c.ln) + ')' : '1, the end of the list (TC_END)') + '; decoded: ' + (c.ln ? hex(nextMem) : 'end'));
       h += field('key', mem + 8, 'tcache key', 'this thread\'s random key: a free that finds it here checks for a double free');
-      void stored;
     } else if (c.st === S.FASTBIN) {
       const next = c.ln || 0;
       h += field('fd', mem, hex(xor(Math.floor(mem / 4096), next)), 'safe-linked: (' + hex(mem) + ' >> 12) XOR ' + (next ? hex(next) + ', the next chunk' : '0, the end of the list') + '; decoded: ' + (next ? hex(next) : 'NULL'));
