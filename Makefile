@@ -145,8 +145,12 @@ tests: $(TEST_BINS) $(SYM_TESTS) $(TRACE_PROGS) $(HEAP_TARGETS) build/ptalloc bu
 deps:
 	@tools/deps.sh test
 
+# Then the allocator's own tests again with every free page given back
+# at once (purge_delay_ms 0: each free purges, each pass trims).
 test: lib debug ubsan tests deps
 	@tests/run.sh
+	@echo "== again with PTALLOC_PURGE_DELAY_MS=0: api, mech, threads, hardening, stress"
+	@PTALLOC_PURGE_DELAY_MS=0 TEST_GROUPS="api mech threads hardening stress" tests/run.sh
 
 # One variant only, for quick iteration: make test-quick VARIANT=build/debug
 # (build = release, build/debug, build/ubsan); TEST_FILTER=mech narrows it.

@@ -2,6 +2,7 @@
 glibc's per workload, as grouped bars on a log scale."""
 import math
 
+from common import timed
 from stats import geomean, ratio
 
 COLORS = {
@@ -23,11 +24,11 @@ def color(a):
 
 
 def chart_values(works, names, med):
-    """The bar groups (workloads, then the geomean) and {(group, alloc):
-    time ratio to glibc}; no ratios without glibc."""
+    """The bar groups (the timed workloads, then the geomean) and {(group,
+    alloc): time ratio to glibc}; no ratios without glibc."""
     others = [a for a in names if a != "glibc"]
-    groups = [w for w, _, _, _ in works]
-    if "glibc" not in names:
+    groups = [w for w, _, _, _ in timed(works)]
+    if "glibc" not in names or not groups:
         return groups, {}
     vals = {(w, a): ratio(med, w, a, "wall") for w in groups for a in others}
     for a in others:
@@ -141,8 +142,9 @@ class Chart:
             self.S.append('<text x="%d" y="%d" font-size="11" fill="#444">✗ = failed (crash, timeout or wrong '
                           'checksum; see latest.md)</text>' % (W_LEFT, self.height - 8))
         if not self.vals:
-            self.S.append('<text x="%d" y="%d" font-size="14">glibc not in this run: no ratios</text>'
-                          % (W_LEFT + 20, H_TOP + 40))
+            self.S.append('<text x="%d" y="%d" font-size="14">%s</text>'
+                          % (W_LEFT + 20, H_TOP + 40, "no timed workload in this run" if not self.groups
+                             else "glibc not in this run: no ratios"))
         self.S.append("</svg>")
 
 

@@ -8,6 +8,18 @@ FLOOR = "empty preload"    # the peak tables' reference column (bench/empty.c)
 # Workloads whose instruction count depends on scheduling (spin-waits).
 INSTR_SKIP = {"prodcons", "prodcons_pinned"}
 
+# Workloads that measure memory only: their wall time is mostly a fixed
+# wait (memreturn sleeps through 1 s of light activity), so they stay out
+# of the time tables, the chart, the time geomeans and the instruction
+# counts (the work done in a fixed time depends on the machine); the peak
+# RSS tables show them.
+MEMORY_ONLY = {"memreturn"}
+
+
+def timed(works):
+    """The workloads of works (Results.works entries) whose time counts."""
+    return [wk for wk in works if wk[0] not in MEMORY_ONLY]
+
 
 def log(msg):
     print(msg, flush=True)

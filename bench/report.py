@@ -2,11 +2,20 @@
 rows and allocators as columns, and results/latest.csv, every raw run."""
 import csv
 
-from common import FLOOR, INSTR_SKIP, LAYOUT_PHASES, fmt_kib, fmt_mib, fmt_time
+from common import FLOOR, INSTR_SKIP, LAYOUT_PHASES, MEMORY_ONLY, fmt_kib, fmt_mib, fmt_time, timed
 from stats import geomean, noisy_cells, paired_geomean, ratio
 
 CSV_COLS = ["rep", "workload", "alloc", "status", "wall", "user", "sys", "maxrss_kb",
-            "peak_kb", "peak_anon_kb", "final_rss_kb", "live_kb", "checksum"]
+            "peak_kb", "peak_anon_kb", "final_rss_kb", "trimmed_rss_kb", "live_kb", "checksum"]
+
+# Rows under a workload's own in the peak RSS table: (metric, label), where
+# {live} becomes "; <the live size the workload printed> live".  They stay
+# out of the table's geomean, which is over the peaks.
+RSS_ROWS = {
+    "frag": [("final_rss_kb", "frag (final RSS{live})")],
+    "memreturn": [("final_rss_kb", "memreturn (resident after the frees and 1 s of light activity{live})"),
+                  ("trimmed_rss_kb", "memreturn after malloc_trim(0)")],
+}
 
 
 def write_csv(path, raw):
@@ -47,6 +56,7 @@ class Markdown:
 
     def __init__(self, res, med):
         self.works = res.works
+        self.timed = timed(res.works)       # the time tables' rows
         self.names = res.names
         self.dead = res.dead
         self.med = med
@@ -65,17 +75,18 @@ class Markdown:
         r = ratio(self.med, w, a, key) if self.has_glibc and a != "glibc" else None
         return fmt(m[key]) + fmt_ratio(r, places)
 
-    def table(self, key, fmt, places=2, more_rows=None, cols=None):
-        """A row per workload (and more_rows(w, cols)'s after it), then the
-        geomean."""
+    def table(self, key, fmt, places=2, more_rows=None, cols=None, works=None):
+        """A row per workload of works (default: all) and more_rows(w,
+        cols)'s after it, then the geomean."""
         cols = self.names if cols is None else cols
+        works = self.works if works is None else works
         self.add(*header_row(cols))
-        for w, _, _, _ in self.works:
+        for w, _, _, _ in works:
             self.add("| %s | " % w + " | ".join(self.cell_text(w, a, key, fmt, places) for a in cols) + " |")
             if more_rows:
                 self.add(*more_rows(w, cols))
         if self.has_glibc:
-            self.add(geomean_row(self.works, cols, self.med, key, places))
+            self.add(geomean_row(works, cols, self.med, key, places))
         self.add("")
 
     def header(self, res, cfg, info, elapsed):
@@ -98,14 +109,20 @@ class Markdown:
         self.add("")
 
     def wall_section(self, runs):
+        untimed = [w for w, _, _, _ in self.works if w in MEMORY_ONLY]
         self.add("## Wall time", "",
-                 "Median wall time; in parentheses the ratio to glibc (< 1 = faster than glibc).", "")
-        self.table("wall", fmt_time)
+                 "Median wall time; in parentheses the ratio to glibc (< 1 = faster than glibc)."
+                 + (" The memory-only workloads (%s: their time is mostly a fixed wait) are not here "
+                    "but under Peak RSS." % ", ".join(untimed) if untimed else ""), "")
+        if not self.timed:
+            self.add("No timed workload in this run.", "")
+            return
+        self.table("wall", fmt_time, works=self.timed)
         if runs > 1:
             self.add("### Fastest run", "",
                      "The fastest of the %d runs of each cell: other load on the machine only ever adds "
                      "time, so this is the run it disturbed least." % runs, "")
-            self.table("best", fmt_time)
+            self.table("best", fmt_time, works=self.timed)
             if self.has_glibc:
                 self.paired_table(runs)
 
@@ -116,7 +133,7 @@ class Markdown:
                  "(the two ran seconds apart, so slow changes in the machine's load cancel out): the "
                  "median over the %d repetitions, and in brackets the lowest and highest." % runs, "")
         self.add(*header_row(others))
-        for w, _, _, _ in self.works:
+        for w, _, _, _ in self.timed:
             cells = []
             for a in others:
                 pr = self.med.get((w, a), {}).get("paired")
@@ -125,19 +142,19 @@ class Markdown:
             self.add("| %s | " % w + " | ".join(cells) + " |")
         gm = []
         for a in others:
-            g, n = paired_geomean(self.med, self.works, a)
-            gm.append("**%.2f×**" % g + ("" if n == len(self.works)
-                                         else " (%d of %d workloads)" % (n, len(self.works)))
+            g, n = paired_geomean(self.med, self.timed, a)
+            gm.append("**%.2f×**" % g + ("" if n == len(self.timed)
+                                         else " (%d of %d workloads)" % (n, len(self.timed)))
                       if n else "–")
         self.add("| **geomean of medians** | " + " | ".join(gm) + " |", "")
 
-    def frag_final_row(self, w, cols):
-        if w != "frag":
-            return []
+    def rss_rows(self, w, cols):
+        """Workload w's RSS_ROWS in the peak RSS table."""
         live = [m["live_kb"] for (ww, _), m in self.med.items() if ww == w and m.get("live_kb") is not None]
-        label = "frag (final RSS; %s live)" % fmt_mib(live[0]) if live else "frag (final RSS)"
-        return ["| %s | " % label
-                + " | ".join(self.cell_text(w, a, "final_rss_kb", fmt_kib, 3) for a in cols) + " |"]
+        live_text = "; %s live" % fmt_mib(live[0]) if live else ""
+        return ["| %s | " % label.format(live=live_text)
+                + " | ".join(self.cell_text(w, a, key, fmt_kib, 3) for a in cols) + " |"
+                for key, label in RSS_ROWS.get(w, [])]
 
     def peak_section(self):
         # the peak tables' last column: the preload floor, when measured
@@ -152,12 +169,22 @@ class Markdown:
                  + (" `frag (final RSS)` is the resident set at the end of frag, when only a thin scattered "
                     "set of blocks is still live (their size is in the row's label)."
                     if any(w == "frag" for w, _, _, _ in self.works) else "")
+                 + (" The memreturn rows are its resident set after it has freed 98% of 400k small blocks "
+                    "(every 50th kept, so the survivors are spread through the heap) and then done 1 s of "
+                    "light activity, in which an allocator that gives memory back over time can do so; "
+                    "then right after malloc_trim(0), which gives glibc's free pages between live blocks "
+                    "back (an allocator that does not define malloc_trim reaches glibc's, which has none "
+                    "of its memory to give back)."
+                    if any(w == "memreturn" for w, _, _, _ in self.works) else "")
+                 + (" The rows under a workload's own (final RSS, after malloc_trim) stay out of the "
+                    "geomean, which is over the peaks alone."
+                    if any(w in RSS_ROWS for w, _, _, _ in self.works) else "")
                  + (" *%s* is glibc's malloc with an empty library preloaded (bench/empty.c): what any "
                     "preloaded allocator pays before its own code and data (one more file mapped, the "
                     "loader's bookkeeping for it, a longer environment)." % FLOOR
                     if peak_cols != self.names else ""))
         self.add("")
-        self.table("peak_kb", fmt_kib, 3, self.frag_final_row, peak_cols)
+        self.table("peak_kb", fmt_kib, 3, self.rss_rows, peak_cols)
         if any(m.get("peak_anon_kb") for m in self.med.values()):
             self.add("### Peak anonymous memory", "")
             self.add("The same runs' peak of the anonymous part of the resident set alone (heap, mappings, "
@@ -193,11 +220,12 @@ class Markdown:
         self.add("Every instruction the workload process executed, allocator and program together, "
                  "under `valgrind --tool=callgrind` at scale %g (one run: the count does not depend on "
                  "the machine's load); in parentheses the ratio to glibc.  Threads run one at a time "
-                 "under valgrind; %s left out (its spin-waits make the count depend on scheduling)."
-                 % (instr_scale, ", ".join(sorted(INSTR_SKIP))), "")
+                 "under valgrind; %s left out (its spin-waits make the count depend on scheduling), and "
+                 "so are the memory-only workloads (%s: they work for a fixed time)."
+                 % (instr_scale, ", ".join(sorted(INSTR_SKIP)), ", ".join(sorted(MEMORY_ONLY))), "")
         self.add(*header_row(self.names))
         ratios = {a: [] for a in self.names}
-        for w, _, _, _ in self.works:
+        for w, _, _, _ in self.timed:
             if w in INSTR_SKIP:
                 continue
             cells, rs = self.instr_row(instr, w)

@@ -41,6 +41,7 @@ server2|workloads/server.c|-DNTHREADS=2
 server4|workloads/server.c|-DNTHREADS=4
 large|workloads/large.c|
 frag|workloads/frag.c|
+memreturn|workloads/memreturn.c|
 libempty.so|empty.c|-shared -fPIC
 "
 

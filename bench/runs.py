@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 
-from common import ALLOC_ORDER, FLOOR, INSTR_SKIP, LAYOUT_PHASES, fmt_mib, fmt_time, log
+from common import ALLOC_ORDER, FLOOR, INSTR_SKIP, LAYOUT_PHASES, MEMORY_ONLY, fmt_mib, fmt_time, log, timed
 
 ALLOC_SONAME = {
     "jemalloc": "libjemalloc.so.2",
@@ -41,6 +41,8 @@ WORKLOADS = [
     ("server4", "same total work split over 4 threads"),
     ("large", "60k alloc/touch/free of 64-512 KiB blocks, 16 live"),
     ("frag", "small blocks, free every other, differently sized blocks, scattered survivors"),
+    ("memreturn", "400k x 16-512 B, free 98% (every 50th kept), 1 s of light activity, "
+                  "then malloc_trim(0): the RSS kept before and after (memory only, not timed)"),
     ("python", "CPython (PYTHONMALLOC=malloc) building/sorting/deleting dicts, lists, strings"),
 ]
 
@@ -176,8 +178,8 @@ class Runner:
                 pass
         kv = dict(re.findall(r"^(\w+)=(\S+)$", res["out"], re.M))
         res["checksum"] = kv.get("checksum")
-        res["final_rss_kb"] = int(kv["final_rss_kb"]) if "final_rss_kb" in kv else None
-        res["live_kb"] = int(kv["live_kb"]) if "live_kb" in kv else None
+        for key in ("final_rss_kb", "trimmed_rss_kb", "live_kb"):
+            res[key] = int(kv[key]) if key in kv else None
         return res
 
 
@@ -289,7 +291,7 @@ def run_timed(res, runner, runs):
             log("bench: %s on %s failed: %s %s" % (wname, aname, msg, r["err"].strip()[-300:]))
             return "FAIL"
         res.cell.setdefault((wname, aname), []).append(r)
-        return fmt_time(r["wall"])
+        return fmt_mib(r["final_rss_kb"]) if wname in MEMORY_ONLY else fmt_time(r["wall"])
 
     interleave(runs, res.allocs, res.works, res.dead, "", timed)
 
@@ -434,13 +436,14 @@ def run_instr(allocs, works, scale, notes):
     (the count is deterministic up to scheduling, so one run is enough):
     a measure of work done that the machine's noise cannot move.  Threads
     run one at a time under valgrind; workloads that spin-wait are left
-    out.  Returns {(workload, alloc): instructions}."""
+    out, and so are the memory-only ones, which do as much as fits in a
+    fixed time.  Returns {(workload, alloc): instructions}."""
     vg = shutil.which("valgrind")
     if not vg:
         notes.append("instructions not counted: valgrind not installed.")
         return {}
     res = {}
-    for wname, _, argv, wenv in works:
+    for wname, _, argv, wenv in timed(works):
         if wname in INSTR_SKIP:
             continue
         argv = argv[:-1] + [repr(scale)]       # the scale is the last argument
@@ -479,7 +482,7 @@ def measure(cfg, tmp):
     return res
 
 
-CSV_INTS = ("maxrss_kb", "peak_kb", "peak_anon_kb", "final_rss_kb", "live_kb")
+CSV_INTS = ("maxrss_kb", "peak_kb", "peak_anon_kb", "final_rss_kb", "trimmed_rss_kb", "live_kb")
 CSV_FLOATS = ("wall", "user", "sys")
 
 

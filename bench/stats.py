@@ -4,7 +4,7 @@ summary, paired ratios to glibc and geometric means.  A cell is a
 import math
 import statistics
 
-from common import FLOOR
+from common import FLOOR, MEMORY_ONLY
 
 
 def mean(xs):
@@ -50,6 +50,7 @@ def cell_summary(rs, peaks, anon_peaks, peak_of, any_peaks):
                     else median([r["maxrss_kb"] for r in rs])),
         "peak_anon_kb": peak_of(anon_peaks),
         "final_rss_kb": median([r["final_rss_kb"] for r in rs]),
+        "trimmed_rss_kb": median([r.get("trimmed_rss_kb") for r in rs]),   # not in older CSVs
         "live_kb": median([r["live_kb"] for r in rs]),
         "n": len(rs),
     }
@@ -91,7 +92,7 @@ def paired_geomean(med, works, a):
 
 
 def noisy_cells(med, threshold=0.05):
-    """(spread, workload, alloc) of the cells whose spread is above
+    """(spread, workload, alloc) of the timed cells whose spread is above
     threshold, the noisiest first."""
     return sorted(((m["spread"], w, a) for (w, a), m in med.items()
-                   if m["n"] > 2 and m["spread"] > threshold), reverse=True)
+                   if w not in MEMORY_ONLY and m["n"] > 2 and m["spread"] > threshold), reverse=True)

@@ -28,6 +28,8 @@ __attribute__((constructor)) static void read_options_late(void)
         done = 1;
         ensure_init();
         options_init();
+        if (decay_thread_wanted)
+            decay_thread_start();
         if (vg_active && !mp.valgrind) {
             vg_active = 0;
             tcache_flush();

@@ -73,6 +73,7 @@ void arena_init(arena_t *a, int number)
     }
     a->top = &zero_top;
     a->number = number;
+    a->clock_ms = a->pass_ms = a->top_since = os_clock_ms();
 }
 
 static size_t arena_limit(void)

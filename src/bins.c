@@ -42,8 +42,6 @@ void unlink_chunk(arena_t *a, chunk_t *p)
 void bin_insert_sorted(arena_t *a, chunk_t *p, size_t size)
 {
     ASSERT(!in_smallbin_range(size) && size == chunksize(p));
-    if (size >= PURGE_MIN_CHUNK)
-        *purge_stamp(p) = a->grow_epoch;
     unsigned idx = largebin_index(size);
     chunk_t *bck = bin_at(a, idx), *fwd = bck->fd;
 

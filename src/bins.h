@@ -51,11 +51,24 @@ static inline int  bin_marked(arena_t *a, unsigned i) { return (a->binmap[idx2bl
 static inline int have_fastchunks(arena_t *a) { return (a->flags & ARENA_HAVE_FASTCHUNKS) != 0; }
 static inline int contiguous(arena_t *a)      { return (a->flags & ARENA_NONCONTIGUOUS) == 0; }
 
-/* Puts free chunk p (of size bytes) at the front of the unsorted bin.
- * With a message, first checks that the bin's first link is intact (the
- * free path and the split remainder check it, as glibc does; the
- * consolidation does not). */
-static inline void unsorted_insert(arena_t *a, chunk_t *p, size_t size, const char *corrupt_msg)
+/* Idle pages.  A free chunk of PURGE_MIN_CHUNK bytes or more (enough to
+ * hold a whole page past its header) carries, in the word after its
+ * header, the time since which it has been free: the arena's clock in ms
+ * (decay.c), or PURGED once its inner pages went back to the system.  A
+ * piece split off it keeps the stamp (its pages were free as long, and the
+ * purged ones are still gone: a piece's inner pages lie inside the whole
+ * chunk's). */
+#define PURGE_MIN_CHUNK  (4096u + 64u)
+#define PURGED           UINT64_MAX
+#define PURGE_NOW        (UINT64_MAX - 1)   /* just freed: the clock to be read */
+static inline uint64_t *purge_stamp(chunk_t *p) { return (uint64_t *)(p + 1); }
+
+/* Puts free chunk p (of size bytes, free since `since`) at the front of
+ * the unsorted bin.  With a message, first checks that the bin's first
+ * link is intact (the free path and the split remainder check it, as glibc
+ * does; the consolidation does not). */
+static inline void unsorted_insert(arena_t *a, chunk_t *p, size_t size, uint64_t since,
+                                   const char *corrupt_msg)
 {
     chunk_t *bck = unsorted_chunks(a), *fwd = bck->fd;
     if (corrupt_msg && unlikely(fwd->bk != bck))
@@ -64,19 +77,11 @@ static inline void unsorted_insert(arena_t *a, chunk_t *p, size_t size, const ch
     p->bk = bck;
     if (!in_smallbin_range(size))
         p->fd_nextsize = p->bk_nextsize = NULL;
+    if (size >= PURGE_MIN_CHUNK)
+        *purge_stamp(p) = since;
     bck->fd = p;
     fwd->bk = p;
 }
-
-/* Idle pages.  A free chunk of PURGE_MIN_CHUNK bytes or more, when sorted
- * into its large bin, is stamped with the arena's grow epoch in the word
- * after its header.  When the top has to grow, the chunks that have sat in
- * their bins through a whole growth since are unused memory the program
- * did not want, while it asks the system for more: their inner pages go
- * back (sysmem.c: purge_idle), and the stamp says so. */
-#define PURGE_MIN_CHUNK  (32 * 1024)
-#define PURGED           ((size_t)-1)
-static inline size_t *purge_stamp(chunk_t *p) { return (size_t *)(p + 1); }
 
 void unlink_chunk(arena_t *a, chunk_t *p);              /* bins.c */
 void bin_insert_sorted(arena_t *a, chunk_t *p, size_t size);  /* bins.c */

@@ -4,8 +4,8 @@
  * cache, the tcache's set-up and double-free scan, remote frees, and the
  * arena.  In the arena (int_free, internal.h): a fastbin (no merging), or
  * merged with the free neighbours (or into the top) and parked in the
- * unsorted bin; large merges consolidate the fastbins and may give the top
- * back to the system.
+ * unsorted bin; large merges consolidate the fastbins and read the decay's
+ * clock (decay.c), which gives memory back to the system.
  */
 #include <string.h>
 #include "internal.h"
@@ -18,14 +18,36 @@ void perturb_free(void *mem, size_t n)
         memset(mem, (int)mp.perturb, n);
 }
 
-/* Lock held.  Merges chunk p (size bytes, followed by next of nextsize)
- * with its free neighbours, into the top or parked in the unsorted bin;
- * returns the merged size.  The messages are glibc's, which differ
- * between free and the consolidation (which does not check the unsorted
- * bin's link). */
-static inline size_t merge_chunk(arena_t *a, chunk_t *p, size_t size, chunk_t *next, size_t nextsize,
-                                 const char *prev_msg, const char *unsorted_msg)
+/* A merge's purge stamp is that of its largest part, whose pages are
+ * most of the whole's: a block freed next to a long idle chunk does not
+ * make all of it young, nor a long idle one next to a large block just
+ * freed make that old.  A purged part counts as free for ever (the pass
+ * gives back what the others brought).  Parts under PURGE_MIN_CHUNK have
+ * no stamp: they count as free since the merge's own time (PURGE_NOW for
+ * a free: decay_freed reads the clock). */
+struct merge_age { uint64_t since; size_t weight; };
+static inline void merge_part(struct merge_age *m, chunk_t *part, size_t size, uint64_t since)
 {
+    if (size <= m->weight)
+        return;
+    m->weight = size;
+    if (size >= PURGE_MIN_CHUNK) {
+        since = *purge_stamp(part);
+        if (since == PURGED)
+            since = 0;
+    }
+    m->since = since;
+}
+
+/* Lock held.  Merges chunk p (size bytes, followed by next of nextsize,
+ * free since `since`) with its free neighbours, into the top or parked in
+ * the unsorted bin; returns the merged chunk, or NULL for the top.  The
+ * messages are glibc's, which differ between free and the consolidation
+ * (which does not check the unsorted bin's link). */
+static inline chunk_t *merge_chunk(arena_t *a, chunk_t *p, size_t size, chunk_t *next, size_t nextsize,
+                                   uint64_t since, const char *prev_msg, const char *unsorted_msg)
+{
+    struct merge_age age = { since, size };
     if (!prev_inuse(p)) {
         size_t prevsize = p->prev_size;
         size += prevsize;
@@ -33,25 +55,28 @@ static inline size_t merge_chunk(arena_t *a, chunk_t *p, size_t size, chunk_t *n
         if (unlikely(chunksize(p) != prevsize))
             malloc_error(prev_msg);
         unlink_chunk(a, p);
+        merge_part(&age, p, prevsize, since);
     }
     if (next != a->top) {
         if (!inuse_at(next, nextsize)) {
             unlink_chunk(a, next);
             size += nextsize;
+            merge_part(&age, next, nextsize, since);
         } else {
             clear_inuse_at(next, 0);
         }
-        unsorted_insert(a, p, size, unsorted_msg);
+        unsorted_insert(a, p, size, age.since, unsorted_msg);
         set_head(p, size | PREV_INUSE);
         set_foot(p, size);
         trace_set(p, size, W_UNSORTED);
-    } else {
-        size += nextsize;
-        set_head(p, size | PREV_INUSE);
-        a->top = p;
-        trace_top(a);
+        return p;
     }
-    return size;
+    size += nextsize;
+    set_head(p, size | PREV_INUSE);
+    a->top = p;
+    a->top_touched = a->clock_ms;
+    trace_top(a);
+    return NULL;
 }
 
 /* Lock held.  p is an in-use, non-mmapped chunk of this arena. */
@@ -66,22 +91,29 @@ NOINLINE void free_merge(arena_t *a, chunk_t *p, size_t size)
 
     perturb_free(chunk2mem(p), size - 2 * SIZE_SZ);
 
-    size = merge_chunk(a, p, size, next, nextsize, "corrupted size vs. prev_size while consolidating",
-                       "free(): corrupted unsorted chunks");
+    chunk_t *q = merge_chunk(a, p, size, next, nextsize, PURGE_NOW,
+                             "corrupted size vs. prev_size while consolidating",
+                             "free(): corrupted unsorted chunks");
+    size = chunksize(q ? q : a->top);
 
-    /* A big free chunk: a good moment to merge the fastbins and see
-     * whether the top has grown past the trim threshold. */
+    /* A free chunk that can hold a page: stamped by the clock, which may
+     * have a pass due.  A big one: a good moment to merge the fastbins,
+     * and with a purge delay of 0 to trim the top past the threshold. */
+    if (q && size >= PURGE_MIN_CHUNK)
+        decay_freed(a, q);
+    else
+        decay_count(a);
     if (size >= FASTBIN_CONSOLIDATION_THRESHOLD) {
         if (have_fastchunks(a))
             malloc_consolidate(a);
-        if (a != &main_arena || chunksize(a->top) >= mp.trim_threshold)
-            sys_trim(a, mp.top_pad);
+        if (decay_delay(a) == 0 && (a != &main_arena || chunksize(a->top) >= mp.trim_threshold))
+            sys_trim(a, mp.top_pad, true);
     }
 }
 
 /* Moves every fastbin chunk to the unsorted bin, merged with its free
- * neighbours (or into the top). */
-void malloc_consolidate(arena_t *a)
+ * neighbours (or into the top); they count as free since `since`. */
+void consolidate_since(arena_t *a, uint64_t since)
 {
     if (unlikely(trace_on))
         trace_consolidate_slow(a);
@@ -98,10 +130,15 @@ void malloc_consolidate(arena_t *a)
             size_t size = chunksize(p);
             chunk_t *next = chunk_at(p, size);
             size_t nextsize = chunksize(next);
-            merge_chunk(a, p, size, next, nextsize, "corrupted size vs. prev_size in fastbins", NULL);
+            merge_chunk(a, p, size, next, nextsize, since, "corrupted size vs. prev_size in fastbins", NULL);
             p = nextp;
         }
     }
+}
+
+void malloc_consolidate(arena_t *a)
+{
+    consolidate_since(a, a->clock_ms);
 }
 
 /* ---- the generic free ------------------------------------------------------- */

@@ -45,6 +45,7 @@ int     os_resize(int fd, uint64_t size);          /* ftruncate               */
 void   *os_map_shared(int fd, uint64_t off, size_t len);  /* NULL on failure  */
 void    os_close(int fd);
 uint64_t os_clock_ns(int realtime);               /* CLOCK_MONOTONIC / REALTIME */
+uint64_t os_clock_ms(void);                       /* CLOCK_MONOTONIC_COARSE     */
 void    os_write(int fd, const char *s, size_t n);
 NORETURN void os_abort(void);
 
@@ -221,8 +222,34 @@ void *sys_malloc(arena_t *a, size_t nb);          /* a == NULL: mmap only  */
 void *mmap_chunk_alloc(size_t nb, size_t align);  /* an IS_MMAPPED chunk   */
 void  mmap_chunk_free(chunk_t *p);
 chunk_t *mmap_chunk_remap(chunk_t *p, size_t nb);
-int   sys_trim(arena_t *a, size_t pad);           /* lock held             */
+int   sys_trim(arena_t *a, size_t pad, bool heaps);  /* lock held          */
 int   sys_trim_all(size_t pad);                   /* malloc_trim           */
+int   arena_give_back(arena_t *a, size_t pad);    /* lock held: all of it  */
+int   purge_chunk(arena_t *a, chunk_t *p);        /* lock held             */
+
+/* ---- decay.c: giving memory back by the clock ----------------------------- */
+/* Locked calls between two readings of the clock (a power of two). */
+#define DECAY_TICK_CALLS 32
+void decay_tick(arena_t *a);                      /* lock held: read the clock */
+void decay_freed(arena_t *a, chunk_t *p);         /* lock held: a big free     */
+void decay_thread_left(void);                     /* a thread has exited       */
+void decay_thread_start(void);                    /* the background thread     */
+extern int decay_thread_wanted;                   /* options.c                 */
+/* The purge delay for arena a: none for an arena no thread uses (the
+ * frees of its chunks by other threads after its own left), whose memory
+ * no call of its own will come back for. */
+static inline size_t decay_delay(arena_t *a)
+{
+    size_t delay = mp.purge_delay_ms;
+    return a->attached == 0 && delay != SIZE_MAX ? 0 : delay;
+}
+/* Lock held: counts a locked call, and reads the clock every
+ * DECAY_TICK_CALLS of them. */
+static inline void decay_count(arena_t *a)
+{
+    if (unlikely((++a->ticks & (DECAY_TICK_CALLS - 1)) == 0))
+        decay_tick(a);
+}
 char *main_segment_start(segment_t *s);
 
 /* ---- malloc.c: the malloc path -------------------------------------------- */
@@ -239,6 +266,7 @@ void  free_generic(void *mem, void *caller);   /* everything free's fast path is
 void  free_refused(void *mem, void *caller);   /* the fast path took a place, unused */
 void  free_merge(arena_t *a, chunk_t *p, size_t size);   /* lock held */
 void  malloc_consolidate(arena_t *a);                    /* lock held */
+void  consolidate_since(arena_t *a, uint64_t since);     /* lock held */
 void  perturb_free(void *mem, size_t n);
 
 /* Pushes a fastbin-size chunk onto its fastbin (lock held); _quiet: with
@@ -256,7 +284,7 @@ static inline void fastbin_push_quiet(arena_t *a, chunk_t *p, size_t size)
         malloc_error("invalid fastbin entry (free)");
     p->fd = protect_ptr(&p->fd, old);
     a->fastbins[idx] = p;
-    a->flags |= ARENA_HAVE_FASTCHUNKS;
+    a->flags |= ARENA_HAVE_FASTCHUNKS | ARENA_FAST_USED;
 }
 static inline void fastbin_push(arena_t *a, chunk_t *p, size_t size)
 {
@@ -316,6 +344,8 @@ int walk_chunks(arena_t *a, int (*fn)(arena_t *, chunk_t *, int seg, void *), vo
 
 struct totals {
     size_t system, max_system, top, free_bytes, free_chunks, fast_bytes, fast_chunks;
+    size_t released;        /* free bytes whose pages are not resident now */
+    size_t given_back;      /* bytes purged or trimmed, ever               */
 };
 void stats_totals(arena_t *a, struct totals *t);   /* lock held */
 

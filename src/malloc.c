@@ -61,7 +61,8 @@ static ALWAYS_INLINE void *split_and_return(arena_t *a, chunk_t *p, size_t size,
         return hand_out(p, size);
     }
     chunk_t *r = chunk_at(p, nb);
-    unsorted_insert(a, r, rsize, "malloc(): corrupted unsorted chunks");
+    uint64_t since = rsize >= PURGE_MIN_CHUNK ? *purge_stamp(p) : 0;
+    unsorted_insert(a, r, rsize, since, "malloc(): corrupted unsorted chunks");
     if (remember)
         a->last_remainder = r;
     set_head(p, nb | PREV_INUSE | a->chunk_flag);
@@ -80,6 +81,9 @@ static ALWAYS_INLINE void *take_top(arena_t *a, size_t nb, bool traced)
     size_t size = chunksize(top);
     chunk_t *r = chunk_at(top, nb);
     a->top = r;
+    a->top_touched = a->clock_ms;
+    if (size - nb < a->top_low)
+        a->top_low = size - nb;
     set_head(r, (size - nb) | PREV_INUSE);
     set_head(top, nb | PREV_INUSE | a->chunk_flag);
     decide(traced, D_TOP);
@@ -108,6 +112,7 @@ static ALWAYS_INLINE void *from_fastbin(arena_t *a, size_t nb, bool traced)
     if (unlikely(fastbin_index(chunksize(victim)) != idx))
         malloc_error("malloc(): memory corruption (fast)");
     *fb = next;
+    a->flags |= ARENA_FAST_USED;
     decide(traced, D_FASTBIN);
     size_t slot = nb >> 4;
     if (slot < TCACHE_SLOTS && tc.state == TC_ACTIVE) {
@@ -178,8 +183,8 @@ static ALWAYS_INLINE void *int_malloc_steps(arena_t *a, size_t nb, bool traced)
     void *mem;
     unsigned idx;
 
-    a->mallocs++;
     remote_take(a, a == tc.arena);
+    decay_count(a);
     if (nb <= mp.max_fast && (mem = from_fastbin(a, nb, traced)))
         return mem;
 
@@ -304,8 +309,13 @@ static ALWAYS_INLINE void *int_malloc_steps(arena_t *a, size_t nb, bool traced)
             malloc_error("malloc(): corrupted top size");
         if (size >= nb + MINSIZE)
             return take_top(a, nb, traced);
-        if (!have_fastchunks(a))
+        if (!have_fastchunks(a)) {
+            /* Before the top grows, a pass due gives back what is idle
+             * (the top itself is in use now). */
+            a->top_low = 0;
+            decay_tick(a);
             return sys_malloc(a, nb);
+        }
         malloc_consolidate(a);
     }
 }
@@ -463,5 +473,7 @@ NOINLINE void *malloc_generic(size_t n, void *caller)
         errno = ENOMEM;
         return NULL;
     }
+    if (unlikely(decay_thread_wanted))
+        decay_thread_start();
     return from_arena(n, 0, false);
 }

@@ -11,6 +11,9 @@
 #include "internal.h"
 #include "ptalloc.h"
 
+/* Set when purge_thread is: malloc_generic starts the thread (decay.c). */
+int decay_thread_wanted;
+
 params_t mp = {
     .trim_threshold = DEFAULT_TRIM_THRESHOLD,
     .top_pad        = DEFAULT_TOP_PAD,
@@ -24,7 +27,7 @@ params_t mp = {
     .tcache_max     = TCACHE_MAX_REQUEST,
     .max_fast       = DEFAULT_MXFAST,
     .valgrind       = 1,
-    .purge_idle     = 1,
+    .purge_delay_ms = DEFAULT_PURGE_DELAY_MS,
     .tcache_mid     = 1,
     .remote_batch   = REMOTE_BATCH_DEFAULT,
 };
@@ -60,7 +63,8 @@ static const struct option options[] = {
     { "tcache_unsorted_limit", NO_MALLOPT, NULL,                     "tcache_unsorted_limit", 0, LONG_MAX,       F(tcache_unsorted_limit), 0 },
     { "hugetlb",         NO_MALLOPT,       NULL,                     "hugetlb",        0, 2,                     F(hugetlb),        0 },
     { "valgrind",        NO_MALLOPT,       NULL,                     NULL,             0, 1,                     F(valgrind),       0 },
-    { "purge_idle",      NO_MALLOPT,       NULL,                     NULL,             0, 1,                     F(purge_idle),     0 },
+    { "purge_delay_ms",  NO_MALLOPT,       NULL,                     NULL,             0, LONG_MAX,              F(purge_delay_ms), NEG_IS_MAX },
+    { "purge_thread",    NO_MALLOPT,       NULL,                     NULL,             0, 1,                     F(purge_thread),   0 },
     { "tcache_mid",      NO_MALLOPT,       NULL,                     NULL,             0, 1,                     F(tcache_mid),     0 },
     { "remote_batch",    NO_MALLOPT,       NULL,                     NULL,             0, REMOTE_BATCH_MAX,      F(remote_batch),   0 },
 };
@@ -74,6 +78,7 @@ static void derive(void)
     mp.max_fast = mp.mxfast == 0 ? 0 : (mp.mxfast + SIZE_SZ) & ~(size_t)MALLOC_ALIGN_MASK;
     if (mp.mxfast != 0 && mp.max_fast < MINSIZE)
         mp.max_fast = MINSIZE;
+    decay_thread_wanted = mp.purge_thread != 0;
 }
 
 static int in_range(const struct option *o, long v)

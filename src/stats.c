@@ -12,6 +12,18 @@
 #include "vg.h"
 
 
+/* The bytes of the whole pages inside free chunk p (past its header and
+ * purge stamp) that are not resident, as the kernel says (mincore). */
+static size_t released_in(chunk_t *p, size_t size)
+{
+    uintptr_t from = align_up((uintptr_t)(purge_stamp(p) + 1), os_pagesize);
+    uintptr_t to = align_down((uintptr_t)p + size, os_pagesize);
+    if (to <= from)
+        return 0;
+    size_t pages = (to - from) / os_pagesize;
+    return (pages - os_resident_pages((void *)from, pages)) * os_pagesize;
+}
+
 /* Lock held. */
 COLD void stats_totals(arena_t *a, struct totals *t)
 {
@@ -22,6 +34,9 @@ COLD void stats_totals(arena_t *a, struct totals *t)
     t->top = chunksize(a->top);
     t->free_bytes = t->top;
     t->free_chunks = 1;
+    t->given_back = a->purged + a->trimmed;
+    if (t->top >= PURGE_MIN_CHUNK)
+        t->released = released_in(a->top, t->top);
     for (unsigned i = 0; i < NFASTBINS; i++)
         for (chunk_t *p = a->fastbins[i]; p; p = reveal_ptr(&p->fd)) {
             if (misaligned_chunk(p))
@@ -34,6 +49,8 @@ COLD void stats_totals(arena_t *a, struct totals *t)
         for (chunk_t *p = bin->bk; p != bin; p = p->bk) {
             t->free_chunks++;
             t->free_bytes += chunksize(p);
+            if (chunksize(p) >= PURGE_MIN_CHUNK)
+                t->released += released_in(p, chunksize(p));
         }
     }
 }
@@ -84,11 +101,14 @@ COLD PUBLIC struct mallinfo mallinfo(void)
     return m;
 }
 
+/* malloc_stats: glibc's lines, then ptalloc's own three (free memory
+ * still resident, free memory whose pages went back, bytes given back
+ * by purges and trims since the start). */
 COLD PUBLIC void malloc_stats(void)
 {
     char buf[512];
     fmtbuf_t b;
-    size_t system = 0, in_use = 0;
+    size_t system = 0, in_use = 0, resident = 0, released = 0, given_back = 0;
     introspection_start();
     vg_quiet();
     fmt_init(&b, buf, sizeof buf, 2);
@@ -98,17 +118,23 @@ COLD PUBLIC void malloc_stats(void)
         stats_totals(a, &t);
         lock_release(&a->lock);
         size_t used = t.system - t.free_bytes - t.fast_bytes;
-        fmt_printf(&b, "Arena %d:\nsystem bytes     = %10zu\nin use bytes     = %10zu\n",
-                   a->number, t.system, used);
+        size_t free_resident = t.free_bytes + t.fast_bytes - t.released;
+        fmt_printf(&b, "Arena %d:\nsystem bytes     = %10zu\nin use bytes     = %10zu\n"
+                   "free resident    = %10zu\nfree released    = %10zu\ngiven back       = %10zu\n",
+                   a->number, t.system, used, free_resident, t.released, t.given_back);
         system += t.system;
         in_use += used;
+        resident += free_resident;
+        released += t.released;
+        given_back += t.given_back;
     }
     lock_acquire(&mmap_lock);
     mmap_stats_t ms = mstats;
     lock_release(&mmap_lock);
     fmt_printf(&b, "Total (incl. mmap):\nsystem bytes     = %10zu\nin use bytes     = %10zu\n"
+               "free resident    = %10zu\nfree released    = %10zu\ngiven back       = %10zu\n"
                "max mmap regions = %10zu\nmax mmap bytes   = %10zu\n",
-               system + ms.mmapped_mem, in_use + ms.mmapped_mem,
+               system + ms.mmapped_mem, in_use + ms.mmapped_mem, resident, released, given_back,
                (size_t)ms.max_n_mmaps, ms.max_mmapped_mem);
     fmt_flush(&b);
     vg_loud();
@@ -127,6 +153,7 @@ COLD PUBLIC int malloc_info(int options, FILE *fp)
     introspection_start();
     size_t tot_fast_n = 0, tot_fast = 0, tot_rest_n = 0, tot_rest = 0;
     size_t tot_system = 0, tot_max = 0, tot_aspace = 0, tot_mprotect = 0;
+    size_t tot_released = 0, tot_given_back = 0;
 
     fputs("<malloc version=\"1\">\n", fp);
     for (arena_t *a = &main_arena; a; a = next_arena(a)) {
@@ -191,8 +218,11 @@ COLD PUBLIC int malloc_info(int options, FILE *fp)
         fputs("</sizes>\n", fp);
         fprintf(fp, "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n", t.fast_chunks, t.fast_bytes);
         fprintf(fp, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n", t.free_chunks, t.free_bytes);
+        fprintf(fp, "<total type=\"resident\" size=\"%zu\"/>\n", t.free_bytes + t.fast_bytes - t.released);
+        fprintf(fp, "<total type=\"released\" size=\"%zu\"/>\n", t.released);
         fprintf(fp, "<system type=\"current\" size=\"%zu\"/>\n", t.system);
         fprintf(fp, "<system type=\"max\" size=\"%zu\"/>\n", t.max_system);
+        fprintf(fp, "<system type=\"given_back\" size=\"%zu\"/>\n", t.given_back);
         if (a != &main_arena) {
             fprintf(fp, "<aspace type=\"total\" size=\"%zu\"/>\n", aspace);
             fprintf(fp, "<aspace type=\"mprotect\" size=\"%zu\"/>\n", mprot);
@@ -206,6 +236,7 @@ COLD PUBLIC int malloc_info(int options, FILE *fp)
         tot_rest_n += t.free_chunks; tot_rest += t.free_bytes;
         tot_system += t.system; tot_max += t.max_system;
         tot_aspace += aspace; tot_mprotect += mprot;
+        tot_released += t.released; tot_given_back += t.given_back;
     }
     lock_acquire(&mmap_lock);
     mmap_stats_t ms = mstats;
@@ -213,8 +244,11 @@ COLD PUBLIC int malloc_info(int options, FILE *fp)
     fprintf(fp, "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n", tot_fast_n, tot_fast);
     fprintf(fp, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n", tot_rest_n, tot_rest);
     fprintf(fp, "<total type=\"mmap\" count=\"%ld\" size=\"%zu\"/>\n", ms.n_mmaps, ms.mmapped_mem);
+    fprintf(fp, "<total type=\"resident\" size=\"%zu\"/>\n", tot_fast + tot_rest - tot_released);
+    fprintf(fp, "<total type=\"released\" size=\"%zu\"/>\n", tot_released);
     fprintf(fp, "<system type=\"current\" size=\"%zu\"/>\n", tot_system);
     fprintf(fp, "<system type=\"max\" size=\"%zu\"/>\n", tot_max);
+    fprintf(fp, "<system type=\"given_back\" size=\"%zu\"/>\n", tot_given_back);
     fprintf(fp, "<aspace type=\"total\" size=\"%zu\"/>\n", tot_aspace);
     fprintf(fp, "<aspace type=\"mprotect\" size=\"%zu\"/>\n", tot_mprotect);
     fputs("</malloc>\n", fp);

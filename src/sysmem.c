@@ -6,8 +6,9 @@
  *  - Otherwise the arena's top chunk grows: the main arena with sbrk (or,
  *    when brk cannot grow, with mmapped segments of at least 1 MiB), the
  *    others by growing their sub-heap or chaining a new one (heap.c).
- *  - When the top grows past the trim threshold the main arena shrinks
- *    the data segment again.
+ *  - Memory goes back: the top shrinks (the data segment, or the
+ *    sub-heap, and whole sub-heaps are unmapped), and the pages inside
+ *    free chunks are released with MADV_DONTNEED.  When: decay.c.
  *
  * Where a segment or sub-heap ends without a top chunk, two 16-byte
  * fence-post chunks mark the end, so no chunk ever merges across it.
@@ -138,44 +139,6 @@ chunk_t *mmap_chunk_remap(chunk_t *p, size_t nb)
 
 /* ---- growing an arena's top ------------------------------------------------ */
 
-/* The adaptive trim threshold.  After a trim, a burst of big allocations
- * that asks for most of the memory back raises the trim threshold to one
- * and a half times what was trimmed (at most 64 MiB), as the dynamic mmap
- * threshold does for mmapped chunks, unless the program set it itself.
- * "Big": on average 16 KiB or more per malloc since the trim, or a trim
- * that gave back memory nearly all resident (90% of its pages, asked of
- * the kernel before a trim of 1 MiB or more): a program that touches its
- * blocks sparsely would see kept pages swell its resident set, one that
- * fills them reuses them.  docs/DESIGN-MAP.md has the measurements. */
-#define REGROWTH_BURST_BYTES_PER_MALLOC 16384
-#define TRIM_PROBE_PAGES 16384          /* at most 64 MiB looked at */
-#define TRIM_DENSE_MIN (1024u * 1024)
-static void note_regrowth(arena_t *a, size_t grow)
-{
-    if (!a->trimmed)
-        return;
-    a->regrown += grow;
-    if (a->regrown < a->trimmed / 2)
-        return;
-    size_t calls = a->mallocs - a->mallocs_at_trim;
-    if (!mp.no_dyn_threshold && (a->trimmed_dense || a->regrown / (calls + 1) >= REGROWTH_BURST_BYTES_PER_MALLOC)) {
-        size_t want = a->trimmed + a->trimmed / 2;
-        if (want > 2 * DEFAULT_MMAP_THRESHOLD_MAX)
-            want = 2 * DEFAULT_MMAP_THRESHOLD_MAX;
-        if (want > mp.trim_threshold)
-            mp.trim_threshold = want;
-    }
-    a->trimmed = 0;
-}
-
-static void note_trim(arena_t *a, size_t released, bool dense)
-{
-    a->trimmed = released;
-    a->trimmed_dense = dense;
-    a->regrown = 0;
-    a->mallocs_at_trim = a->mallocs;
-}
-
 /* Ends a run of chunks at `end`: the old top becomes a free chunk followed
  * by two fence-posts.  top must end at `end`. */
 static void close_top(arena_t *a, chunk_t *top, size_t size)
@@ -216,6 +179,7 @@ static void main_new_segment(arena_t *a, char *base, size_t len, size_t mapped)
     s->next = a->segments;
     a->segments = s;
     a->nheaps++;
+    a->top_low = 0;                 /* a new top: not idle */
     chunk_t *old = a->top;
     size_t oldsize = chunksize(old);
     a->top = top;
@@ -250,7 +214,6 @@ static int main_grow(arena_t *a, size_t nb)
             /* The first sbrk, or someone else moved the break. */
             main_new_segment(a, brk, size, 0);
         }
-        note_regrowth(a, size);
     } else {
         /* brk cannot grow (an rlimit, a mapping in the way): carry on in
          * mmapped segments, and stop trying brk. */
@@ -280,7 +243,6 @@ static int sub_heap_grow(arena_t *a, size_t nb)
 
     if (heap_grow(h, (long)(MINSIZE + nb - oldsize)) == 0) {
         a->system_mem += h->size - before;
-        note_regrowth(a, h->size - before);
         set_head(old, (size_t)((char *)h + h->size - (char *)old) | PREV_INUSE);
         trace_sys(TS_HEAP_GROW, a, h, h->size);
         trace_top(a);
@@ -293,6 +255,7 @@ static int sub_heap_grow(arena_t *a, size_t nb)
         n->number = h->number + 1;
         a->heap = n;
         a->nheaps++;
+        a->top_low = 0;
         a->system_mem += n->size;
         chunk_t *top = (chunk_t *)heap_chunks_start(n);
         a->top = top;
@@ -304,42 +267,6 @@ static int sub_heap_grow(arena_t *a, size_t nb)
     if (a->system_mem > a->max_system_mem)
         a->max_system_mem = a->system_mem;
     return 1;
-}
-
-/* Gives back the inner pages of the large free chunks that were binned
- * before the previous growth of the top and have not been used since (the
- * purge stamp, bins.h).  Only whole pages past the chunk's header and
- * stamp go; the chunk stays in its bin, and its pages come back zeroed
- * when it is used again.  The largest bins are looked at first, at most
- * PURGE_SCAN chunks and PURGE_CALLS madvise calls per growth, so the arena
- * lock is not held long (in a threaded process each call interrupts the
- * other CPUs to flush their TLBs); what is left goes at the next growths. */
-#define PURGE_SCAN  256
-#define PURGE_CALLS 16
-static void purge_idle(arena_t *a)
-{
-    size_t epoch = ++a->grow_epoch;
-    unsigned scanned = 0, calls = 0;
-    for (unsigned i = NBINS - 1; i >= largebin_index(PURGE_MIN_CHUNK); i--) {
-        chunk_t *bin = bin_at(a, i);
-        for (chunk_t *p = bin->fd; p != bin; p = p->fd) {
-            if (++scanned > PURGE_SCAN || calls >= PURGE_CALLS)
-                return;
-            size_t size = chunksize(p), *stamp = purge_stamp(p);
-            if (size < PURGE_MIN_CHUNK)
-                break;              /* sorted: the rest of the bin is smaller */
-            if (*stamp >= epoch - 1)
-                continue;           /* binned since the last growth, or purged */
-            uintptr_t from = align_up((uintptr_t)(stamp + 1), os_pagesize);
-            uintptr_t to = align_down((uintptr_t)p + size, os_pagesize);
-            if (to > from) {
-                os_purge((void *)from, to - from);
-                trace_sys(TS_MADVISE, a, (void *)from, to - from);
-                calls++;
-            }
-            *stamp = PURGED;
-        }
-    }
 }
 
 /* The top is too small for nb: get more from the system.  Lock held.
@@ -359,8 +286,6 @@ void *sys_malloc(arena_t *a, size_t nb)
         tried_mmap = 1;
     }
 
-    if (mp.purge_idle)
-        purge_idle(a);
     int ok = a == &main_arena ? main_grow(a, nb) : sub_heap_grow(a, nb);
     if (ok && chunksize(a->top) >= nb + MINSIZE)
         return split_top(a, nb);
@@ -376,16 +301,16 @@ void *sys_malloc(arena_t *a, size_t nb)
 
 /* ---- giving memory back ------------------------------------------------------ */
 
-/* Gives memory of a non-main arena back: whole sub-heaps whose only chunk
- * is the top, then the top's tail if it is past the trim threshold.
- * Returns 1 if anything was released. */
-static int sub_heap_trim(arena_t *a, size_t pad)
+/* Gives memory of a non-main arena back: with heaps, whole sub-heaps whose
+ * only chunk is the top; then the top's tail if it is past the trim
+ * threshold.  Returns 1 if anything was released. */
+static int sub_heap_trim(arena_t *a, size_t pad, bool heaps)
 {
     chunk_t *top = a->top;
     heap_info_t *h = heap_for_ptr(top);
     int released = 0;
 
-    while (h->prev && (char *)top == heap_chunks_start(h)) {
+    while (heaps && h->prev && (char *)top == heap_chunks_start(h)) {
         heap_info_t *prev = h->prev;
         /* The previous sub-heap ends with fence-posts; the chunk before
          * them (if free) becomes the top again. */
@@ -398,6 +323,7 @@ static int sub_heap_trim(arena_t *a, size_t pad)
         }
         size_t newsize = (size_t)(end - (char *)p);
         a->system_mem -= h->size;
+        a->trimmed += h->size;
         a->heap = prev;
         a->nheaps--;
         trace_set(h, h->size, W_GONE);
@@ -418,7 +344,7 @@ static int sub_heap_trim(arena_t *a, size_t pad)
     if (extra == 0 || heap_shrink(h, (long)extra) != 0)
         return released;
     a->system_mem -= extra;
-    note_trim(a, extra, false);
+    a->trimmed += extra;
     set_head(top, (size - extra) | PREV_INUSE);
     trace_set((char *)h + h->size, extra, W_GONE);
     trace_sys(TS_HEAP_SHRINK, a, h, h->size);
@@ -427,12 +353,13 @@ static int sub_heap_trim(arena_t *a, size_t pad)
 }
 
 /* Gives memory of arena a back from its top, keeping pad bytes: the main
- * arena shrinks its data segment, the others their sub-heaps.  Returns 1
- * if memory was released.  Lock held. */
-int sys_trim(arena_t *a, size_t pad)
+ * arena shrinks its data segment, the others their sub-heaps (and, with
+ * heaps, unmap the sub-heaps the top covers whole).  Returns 1 if memory
+ * was released.  Lock held. */
+int sys_trim(arena_t *a, size_t pad, bool heaps)
 {
     if (a != &main_arena)
-        return sub_heap_trim(a, pad);
+        return sub_heap_trim(a, pad, heaps);
     chunk_t *top = a->top;
     size_t size = chunksize(top);
     segment_t *s = a->segments;
@@ -453,16 +380,13 @@ int sys_trim(arena_t *a, size_t pad)
     char *cur = os_sbrk(0);
     if (cur != s->end)
         return 0;                   /* someone else moved the break */
-    size_t probe = extra / os_pagesize < TRIM_PROBE_PAGES ? extra / os_pagesize : TRIM_PROBE_PAGES;
-    bool dense = extra >= TRIM_DENSE_MIN &&
-                 os_resident_pages(cur - extra, probe) * 10 >= probe * 9;
     os_sbrk(-(intptr_t)extra);
     char *now = os_sbrk(0);
     if (now == (char *)-1 || now >= cur)
         return 0;
     size_t released = (size_t)(cur - now);
     a->system_mem -= released;
-    note_trim(a, released, dense);
+    a->trimmed += released;
     s->end = now;
     set_head(top, (size - released) | PREV_INUSE);
     trace_set(now, released, W_GONE);
@@ -471,25 +395,34 @@ int sys_trim(arena_t *a, size_t pad)
     return 1;
 }
 
-/* madvise(DONTNEED) the whole pages inside every free chunk of the bins.
- * Returns 1 if any page was released.  Lock held. */
+/* Gives back the whole pages inside free chunk p past its header and
+ * purge stamp (p stays in its bin; the pages read as zeros when used
+ * again), and stamps it PURGED.  Returns 1 if a call was made.  Lock
+ * held. */
+int purge_chunk(arena_t *a, chunk_t *p)
+{
+    uint64_t *stamp = purge_stamp(p);
+    uintptr_t from = align_up((uintptr_t)(stamp + 1), os_pagesize);
+    uintptr_t to = align_down((uintptr_t)p + chunksize(p), os_pagesize);
+    *stamp = PURGED;
+    if (to <= from || os_purge((void *)from, to - from) != 0)
+        return 0;
+    a->purged += to - from;
+    trace_sys(TS_MADVISE, a, (void *)from, to - from);
+    return 1;
+}
+
+/* Purges every free chunk of the bins that can hold a page, and the top's
+ * interior past pad bytes.  Returns 1 if any page was released.  Lock
+ * held. */
 static int release_free_pages(arena_t *a, size_t pad)
 {
     int released = 0;
     for (unsigned i = 1; i < NBINS; i++) {
         chunk_t *bin = bin_at(a, i);
-        for (chunk_t *p = bin->fd; p != bin; p = p->fd) {
-            size_t size = chunksize(p);
-            if (size <= os_pagesize)
-                continue;
-            /* Keep the header and links (the first 48 bytes) intact. */
-            uintptr_t from = align_up((uintptr_t)p + sizeof(chunk_t), os_pagesize);
-            uintptr_t to = align_down((uintptr_t)p + size, os_pagesize);
-            if (to > from && os_purge((void *)from, to - from) == 0) {
-                trace_sys(TS_MADVISE, a, (void *)from, to - from);
-                released = 1;
-            }
-        }
+        for (chunk_t *p = bin->fd; p != bin; p = p->fd)
+            if (chunksize(p) >= PURGE_MIN_CHUNK)
+                released |= purge_chunk(a, p);
     }
     /* And the top's interior past pad bytes (sys_trim may hand the tail
      * back to the system as well). */
@@ -505,20 +438,31 @@ static int release_free_pages(arena_t *a, size_t pad)
     return released;
 }
 
-/* malloc_trim: every arena's free memory back to the system, the pages
- * inside its free chunks and its top's tail; the thread's caches and the
- * arenas' remote lists first, so their chunks count as free. */
+/* All of arena a's free memory back to the system: what other threads
+ * handed over and the fastbins merged first, then the pages inside its
+ * free chunks and its top's tail past pad bytes, and its empty
+ * sub-heaps.  Returns 1 if anything was released.  Lock held. */
+int arena_give_back(arena_t *a, size_t pad)
+{
+    remote_take(a, false);
+    malloc_consolidate(a);
+    int released = release_free_pages(a, pad);
+    if (a != &main_arena || a->top != NULL)
+        released |= sys_trim(a, pad, true);
+    a->top_low = chunksize(a->top);
+    a->top_since = a->clock_ms;
+    return released;
+}
+
+/* malloc_trim: every arena's free memory back to the system, the thread's
+ * caches first, so their chunks count as free. */
 int sys_trim_all(size_t pad)
 {
     int released = 0;
     tcache_flush();
     for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
         lock_acquire(&a->lock);
-        remote_take(a, false);
-        malloc_consolidate(a);
-        released |= release_free_pages(a, pad);
-        if (a != &main_arena || a->top != NULL)
-            released |= sys_trim(a, pad);
+        released |= arena_give_back(a, pad);
         lock_release(&a->lock);
     }
     return released;

@@ -23,6 +23,7 @@ static void thread_exit(void *unused)
     tcache_flush();
     tc.state = TC_DEAD;
     arena_thread_exit();
+    decay_thread_left();
     if (traced)
         trace_thread_exit();
 }
@@ -240,7 +241,7 @@ NOINLINE void tcache_spill(arena_t *a, size_t slot)
         return;
     last->next = protect_ptr(&last->next, e);
     a->fastbins[idx] = top;
-    a->flags |= ARENA_HAVE_FASTCHUNKS;
+    a->flags |= ARENA_HAVE_FASTCHUNKS | ARENA_FAST_USED;
     tc.room[slot] += moved;
     if (unlikely(trace_on))
         trace_fastbin_run(top, size, moved);

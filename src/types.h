@@ -34,9 +34,13 @@
  *              cannot take: gathered in the thread's remote batch, handed
  *              over to the arena's remote list in one atomic push, put
  *              away (collected) by the arena's next lock holder.
- *   purge stamp  The arena's growth count written into a large free chunk
- *              when it is binned; a chunk binned before the previous growth
- *              and still free has its inner pages given back (purged).
+ *   purge stamp  The time (the arena's clock, in ms) since which a free
+ *              chunk of PURGE_MIN_CHUNK bytes or more has been free, kept
+ *              in the word after its header; once it is purge_delay_ms
+ *              old, the chunk's inner pages go back to the system
+ *              (purged) and the stamp says PURGED.
+ *   decay      Giving back, by the clock, what has stayed free a while:
+ *              purging idle free chunks and trimming an idle top (decay.c).
  *   segment    A contiguous run of chunks of the main arena: the sbrk region,
  *              or an mmapped region used when brk could not grow.
  *
@@ -153,6 +157,9 @@
 #define DEFAULT_MMAP_THRESHOLD_MAX  (32ul * 1024 * 1024)
 #define DEFAULT_TRIM_THRESHOLD      (128u * 1024)
 #define DEFAULT_TOP_PAD             (128u * 1024)
+/* Free pages go back to the system once they have stayed free this long
+ * (docs/DESIGN-MAP.md, "Decay", has the measurements that chose it). */
+#define DEFAULT_PURGE_DELAY_MS      250
 #define DEFAULT_MMAP_MAX            65536
 #define MMAP_FALLBACK_SIZE          (1024u * 1024)
 #define DEFAULT_ARENA_TEST          8
@@ -232,12 +239,21 @@ typedef struct __attribute__((aligned(CACHE_LINE))) arena {
     segment_t      *segments;            /* main arena only                 */
     heap_info_t    *heap;                /* non-main: the newest sub-heap   */
     size_t          chunk_flag;          /* NON_MAIN_ARENA, or 0 for main    */
-    size_t          trimmed;             /* bytes the last trim gave back    */
-    bool            trimmed_dense;       /* ... nearly all of them resident  */
-    size_t          regrown;             /* bytes grown since then           */
-    size_t          mallocs;             /* int_malloc calls, ever           */
-    size_t          mallocs_at_trim;
-    size_t          grow_epoch;          /* times the arena's top has grown */
+    /* Decay (decay.c): the clock as last read, when the next pass is
+     * due, when the last one ran; the top's smallest size since top_since
+     * (its tail beyond that has stayed unused), the last time it changed
+     * at all (by the clock as last read); the locked calls since
+     * the clock was last read; where the purge scan goes on. */
+    uint64_t        clock_ms;
+    uint64_t        decay_due;
+    uint64_t        pass_ms;
+    uint64_t        top_since;
+    uint64_t        top_touched;         /* last split of or merge into it  */
+    size_t          top_low;
+    unsigned        ticks;
+    unsigned        purge_bin;
+    size_t          purged;              /* bytes given back by purges, ever */
+    size_t          trimmed;             /* ... and by trims of the top      */
     /* The remote list: frees of this arena's chunks by other threads,
      * handed over in batches for the next lock holder to put away
      * (remote.c); a lock-free stack of chunks linked like a tcache slot,
@@ -250,6 +266,7 @@ typedef struct __attribute__((aligned(CACHE_LINE))) arena {
 #define ARENA_HAVE_FASTCHUNKS  1
 #define ARENA_NONCONTIGUOUS    2
 #define ARENA_CORRUPT          4
+#define ARENA_FAST_USED        8     /* a fastbin was used since the last pass */
 
 /* The tunable parameters, filled by options.c (one table there says each
  * one's name, range, mallopt number and environment variables). */
@@ -268,7 +285,8 @@ typedef struct params {
     size_t   tcache_unsorted_limit;
     size_t   hugetlb;
     size_t   valgrind;             /* 1: report blocks to Valgrind when under it */
-    size_t   purge_idle;           /* 1: give back idle free pages as the top grows */
+    size_t   purge_delay_ms;       /* free pages go back after this; SIZE_MAX: never */
+    size_t   purge_thread;         /* 1: a thread of ptalloc's own runs decay */
     size_t   tcache_mid;           /* 1: the mid-size cache, unless tcache_max < 1032 */
     size_t   remote_batch;         /* frees of other arenas' chunks gathered per hand-over */
     /* derived */

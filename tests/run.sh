@@ -6,7 +6,8 @@
 #   tests/run.sh --list [VARIANT...]   print "variant test" for what would run
 #
 # The tests are those listed in tests/TESTS, in its order (see there how
-# to add one); TEST_FILTER=str keeps those whose name contains str.
+# to add one); TEST_FILTER=str keeps those whose name contains str;
+# TEST_GROUPS="api mech" keeps those of the groups named.
 # C tests are build/tests/<group>/<name>; each runs with the variant's
 # library preloaded (and on LD_LIBRARY_PATH for the linked groups).
 # Shell tests are tests/<group>/<name>.sh; they get PTALLOC_LIB (the .so to
@@ -21,6 +22,7 @@ variants=("$@")
 [ ${#variants[@]} -eq 0 ] && variants=(build build/debug build/ubsan)
 TEST_TIMEOUT=${TEST_TIMEOUT:-600}
 filter=${TEST_FILTER:-}
+groups=" ${TEST_GROUPS:-} "
 
 # ---- tests/TESTS ----------------------------------------------------------
 # A file directly in a test directory that is neither listed nor a helper
@@ -67,6 +69,7 @@ done
 selected=()
 for name in "${tests[@]}"; do
     [ -n "$filter" ] && [[ $name != *$filter* ]] && continue
+    [ "$groups" != "  " ] && [[ $groups != *" ${name%%/*} "* ]] && continue
     selected+=("$name")
 done
 

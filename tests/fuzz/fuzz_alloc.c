@@ -93,11 +93,11 @@ static size_t   pagesize;
 /* ---- options changed by an input, restored at its end ---------------- */
 static const char *const opt_names[] = {
     "mxfast", "trim_threshold", "top_pad", "mmap_threshold", "mmap_max",
-    "perturb", "tcache_count", "tcache_max", "purge_idle", "tcache_mid",
+    "perturb", "tcache_count", "tcache_max", "purge_delay_ms", "tcache_mid",
 };
 #define NOPTS (sizeof opt_names / sizeof opt_names[0])
 enum { O_MXFAST, O_TRIM, O_TOP_PAD, O_MMAP_THRESHOLD, O_MMAP_MAX, O_PERTURB,
-       O_TCACHE_COUNT, O_TCACHE_MAX, O_PURGE_IDLE, O_TCACHE_MID };
+       O_TCACHE_COUNT, O_TCACHE_MAX, O_PURGE_DELAY, O_TCACHE_MID };
 /* mallopt numbers, 0 for the options that only have a name. */
 static const int opt_param[NOPTS] = {
     M_MXFAST, M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX, M_PERTURB, 0, 0, 0, 0,
@@ -639,10 +639,15 @@ static void op_mallopt(void)
         v = v8;
         break;
     case 6: case 7: case 8: case 9: {
-        /* The tcache knobs and purge_idle have no mallopt number: by name. */
+        /* The tcache knobs and purge_delay_ms have no mallopt number: by
+         * name.  The delay: -1 (never), 0 (at once) or 1 ms (passes at
+         * every tick). */
         o = which == 6 ? O_TCACHE_COUNT : which == 7 ? O_TCACHE_MAX
-          : which == 8 ? O_PURGE_IDLE : O_TCACHE_MID;
-        if (which >= 8) {
+          : which == 8 ? O_PURGE_DELAY : O_TCACHE_MID;
+        if (which == 8) {
+            v = (long)(v8 % 3) - 1;
+            want = 1;
+        } else if (which == 9) {
             v = v8 % 3;
             want = v <= 1;
         } else {

@@ -28,6 +28,7 @@ malloc memalign  memalign's arena step over-allocates with int_malloc; malloc's 
 api trace        the public functions hand a traced call to its recording wrapper, which runs the public function
 arena trace      the trace writes the thread's state and takes the locks arena.c defines; arenas, threads and fork are recorded
 trace walk       a trace starts with a snapshot, a heap walk; each ptalloc_walk is a checkpoint in the trace
+decay free       a free that leaves a chunk able to hold a page reads the decay's clock, and a pass may run there; a pass merges the fastbins
 "
 
 edges=$(for o in "$objs"/*.o; do

@@ -245,7 +245,7 @@ static void names_and_parsing(void)
         CHECKF(ptalloc_get_option(name, &v) == 1, "listed option %s unknown to get", name);
         n++;
     }
-    CHECKF(n == 17, "%d options listed", n);
+    CHECKF(n == 18, "%d options listed", n);
     CHECK(ptalloc_option_name(-1) == NULL);
     long before = m_get("mmap_threshold");
     v = 0;

@@ -12,14 +12,15 @@
  *    next 200 KiB request comes from the heap; an mmapped chunk over
  *    32 MiB does not raise it; setting mmap_threshold turns the rule off;
  *  - trimming: freeing 3 MB of small blocks lowers the program break
- *    (automatic trim past trim_threshold, keeping top_pad); with a huge
+ *    (trim past trim_threshold, keeping top_pad): with purge_delay_ms 0
+ *    at once, as glibc; by default not at once, but once the top has
+ *    stayed unused for the delay and a call reads the clock; with a huge
  *    trim_threshold it stays up until malloc_trim(0), which lowers it and
  *    returns 1; malloc_trim(pad) keeps pad bytes of top;
- *  - grow/shrink ping-pong: 3 MB of 1000-byte blocks, filled, freed
- *    (the break goes down) and allocated again raise trim_threshold past
- *    what was trimmed, and the next free-all keeps the break; 8 MB of
- *    12000-byte blocks touched at their first byte only (a third of their
- *    pages resident) leave it at 128 KiB, and the break goes down again;
+ *  - no grow/shrink ping-pong: 3 MB of blocks allocated and freed round
+ *    after round, faster than the delay, keep the break where it is (no
+ *    brk call, no fresh page); with purge_delay_ms 0 every round gives the
+ *    memory back and takes it again;
  *  - brk blocked (a page mapped at the break): small blocks still
  *    succeed, are ordinary heap chunks (not IS_MMAPPED), and the main
  *    arena gains a segment (fence-posts at the seam).
@@ -178,49 +179,43 @@ static void free_blocks(void)
         free(blk[i]);
 }
 
-static void regrowth(void)
+/* Reads the clock often enough for a pass: DECAY_TICK_CALLS (32) locked
+ * calls, twice over (the cache is off). */
+static void ticks(void)
+{
+    for (int i = 0; i < 64; i++)
+        free(malloc(100));
+}
+
+/* Rounds of allocate-all, free-all, faster than the delay: the break stays
+ * up.  With purge_delay_ms 0, each free-all lowers it, each round raises
+ * it again. */
+static void cycles(long delay)
 {
     m_no_tcache();
-    CHECK(m_get("trim_threshold") == (long)(128 * KiB));
+    CHECK(m_set("purge_delay_ms", delay) == 1);
     if (!alloc_blocks(1000))
         return;
     char *b1 = sbrk(0);
-    free_blocks();
-    char *b2 = sbrk(0);
-    CHECKF(b2 <= b1 - 2500 * KiB, "the first free-all lowered the break by %td bytes only", b1 - b2);
-    if (!alloc_blocks(1000))
-        return;
-    CHECKF(m_get("trim_threshold") >= (long)((b1 - b2) + (b1 - b2) / 2),
-           "trim_threshold %ld after regrowing %td trimmed bytes of filled blocks",
-           m_get("trim_threshold"), b1 - b2);
-    char *b3 = sbrk(0);
-    free_blocks();
-    CHECKF(sbrk(0) == b3, "the second free-all moved the break by %td bytes", b3 - (char *)sbrk(0));
-    t_heap_check("regrowth kept");
-}
-
-#define SPARSE 700
-static void regrowth_sparse(void)
-{
-    m_no_tcache();
-    for (int round = 0; round < 2; round++) {
-        char *b0 = sbrk(0);
-        for (int i = 0; i < SPARSE; i++) {
-            blk[i] = malloc(12000);
-            *(char *)blk[i] = 1;
-        }
-        char *b1 = sbrk(0);
-        for (int i = 0; i < SPARSE; i++)
-            free(blk[i]);
+    for (int round = 0; round < 4; round++) {
+        free_blocks();
         char *b2 = sbrk(0);
-        CHECKF(b2 <= b1 - 7 * MiB, "round %d: free-all lowered the break by %td bytes only",
-               round, b1 - b2);
-        CHECKF(b1 >= b0 + 7 * MiB, "round %d: the break grew by %td bytes only", round, b1 - b0);
+        if (delay == 0)
+            CHECKF(b2 <= b1 - 2500 * KiB, "delay 0, round %d: free-all lowered the break by %td bytes only",
+                   round, b1 - b2);
+        else
+            CHECKF(b2 == b1, "round %d: free-all moved the break by %td bytes", round, b1 - b2);
+        if (!alloc_blocks(1000))
+            return;
+        CHECKF((char *)sbrk(0) == b1, "round %d: the break is %td bytes off after regrowing", round,
+               (char *)sbrk(0) - b1);
     }
-    CHECKF(m_get("trim_threshold") == (long)(128 * KiB),
-           "trim_threshold %ld after regrowing sparsely touched blocks", m_get("trim_threshold"));
-    t_heap_check("regrowth sparse");
+    CHECK(m_get("trim_threshold") == (long)(128 * KiB));
+    free_blocks();
+    t_heap_check("cycles");
 }
+static void cycles_delayed(void) { cycles(1000); }
+static void cycles_at_once(void) { cycles(0); }
 
 static void trim(void)
 {
@@ -235,7 +230,15 @@ static void trim(void)
     size_t sys1 = m_arena().system_bytes;
     CHECKF(sys1 - sys0 == (size_t)(b1 - b0), "system_bytes grew by %zu, the break by %td",
            sys1 - sys0, b1 - b0);
+    CHECK(m_set("purge_delay_ms", 100) == 1);
     free_blocks();
+    CHECKF(sbrk(0) == b1, "the break moved at once, by %td bytes", b1 - (char *)sbrk(0));
+    /* The top's tail counts as unused from the next pass on; one delay
+     * later it goes. */
+    for (int i = 0; i < 3; i++) {
+        usleep(110 * 1000);
+        ticks();
+    }
     char *b2 = sbrk(0);
     CHECKF(b2 <= b1 - 2500 * KiB, "the break went down by %td bytes only", b1 - b2);
     struct ptalloc_arena_info ai = m_arena();
@@ -340,8 +343,8 @@ int main(void)
     m_in_child("dynamic threshold", dynamic);
     m_in_child("dynamic threshold cap", dynamic_cap);
     m_in_child("trim", trim);
-    m_in_child("regrowth", regrowth);
-    m_in_child("regrowth sparse", regrowth_sparse);
+    m_in_child("cycles, delayed", cycles_delayed);
+    m_in_child("cycles, delay 0", cycles_at_once);
     m_in_child("brk blocked", brk_blocked);
     t_heap_check("end");
     return t_done();
