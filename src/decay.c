@@ -16,8 +16,10 @@
  *    at once, and the others trim their tops.
  *
  * The clock is read on the slow paths only: every DECAY_TICK_CALLS locked
- * calls (decay_count), at every free that leaves a chunk able to hold a
- * page (decay_freed), and before the top grows.  A pass runs when one is
+ * calls (decay_count), every DECAY_GENERIC_CALLS calls past the fast
+ * paths (decay_generic_count: the mid-size cache serves many without a
+ * lock), at every free that leaves a chunk able to hold a page
+ * (decay_freed), and before the top grows.  A pass runs when one is
  * due, with the arena's lock held.  Calls the thread's cache serves alone
  * never read it; a program that goes quiet can have a thread of
  * ptalloc's own run the passes (option purge_thread, off by default).
@@ -126,6 +128,17 @@ void decay_tick(arena_t *a)
     a->clock_ms = now;
     if (now >= a->decay_due)
         decay_pass(a, now);
+}
+
+/* The thread's arena reads the clock, unless another thread holds its
+ * lock (whose calls read it then). */
+void decay_generic_tick(void)
+{
+    arena_t *a = tc.arena;
+    if (!a || !lock_try(&a->lock))
+        return;
+    decay_tick(a);
+    lock_release(&a->lock);
 }
 
 /* A free left chunk p of PURGE_MIN_CHUNK bytes or more, stamped

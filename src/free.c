@@ -149,6 +149,7 @@ static ALWAYS_INLINE void free_chunk(void *mem, bool traced)
 {
     chunk_t *p = mem2chunk(mem);
     size_t size = chunksize(p);
+    decay_generic_count();
 
     if (chunk_is_mmapped(p)) {
         /* Freeing a big mapped chunk raises the mmap threshold to its size:

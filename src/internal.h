@@ -243,6 +243,16 @@ static inline size_t decay_delay(arena_t *a)
     size_t delay = mp.purge_delay_ms;
     return a->attached == 0 && delay != SIZE_MAX ? 0 : delay;
 }
+/* Counts a call past the fast paths (malloc_generic, free_generic): the
+ * mid-size cache serves many that never lock, and every
+ * DECAY_GENERIC_CALLS of them the thread's arena reads the clock. */
+#define DECAY_GENERIC_CALLS 64
+void decay_generic_tick(void);
+static inline void decay_generic_count(void)
+{
+    if (unlikely((++tc.generic_calls & (DECAY_GENERIC_CALLS - 1)) == 0))
+        decay_generic_tick();
+}
 /* Lock held: counts a locked call, and reads the clock every
  * DECAY_TICK_CALLS of them. */
 static inline void decay_count(arena_t *a)

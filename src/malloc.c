@@ -442,6 +442,7 @@ NOINLINE void *malloc_miss(size_t n, void *caller)
 /* Everything malloc's fast path does not do; any caller may use it. */
 NOINLINE void *malloc_generic(size_t n, void *caller)
 {
+    decay_generic_count();
     if (n <= TCACHE_MAX_REQUEST) {
         /* A non-empty slot is taken (tcache_pop checks its head: the fast
          * path stops at a misaligned one, a corrupted link).  Requests of

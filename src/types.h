@@ -335,6 +335,7 @@ typedef struct tcache {
      * in_trace: inside a traced call, whose record the wrapper writes. */
     uint8_t     decision;
     uint8_t     in_trace;
+    uint16_t    generic_calls;  /* calls past the fast paths (decay.c) */
     struct trace_thread *trace;
 } tcache_t;
 
