@@ -51,8 +51,9 @@ static inline int  bin_marked(arena_t *a, unsigned i) { return (a->binmap[idx2bl
 static inline int have_fastchunks(arena_t *a) { return (a->flags & ARENA_HAVE_FASTCHUNKS) != 0; }
 static inline int contiguous(arena_t *a)      { return (a->flags & ARENA_NONCONTIGUOUS) == 0; }
 
-/* Idle pages.  A free chunk of PURGE_MIN_CHUNK bytes or more (enough to
- * hold a whole page past its header) carries, in the word after its
+/* Idle pages.  A free chunk of PURGE_MIN_CHUNK bytes or more (which may
+ * hold a whole 4 KiB page past its header and stamp; from 8,248 bytes on
+ * it always does) carries, in the word after its
  * header, the time since which it has been free: the arena's clock in ms
  * (decay.c), or PURGED once its inner pages went back to the system.  A
  * piece split off it keeps the stamp (its pages were free as long, and the

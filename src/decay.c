@@ -8,10 +8,12 @@
  *    MADV_DONTNEED (purge_chunk, sysmem.c) and the chunk stays in its bin.
  *    The boundary tags are what makes this possible in the middle of the
  *    heap: a free chunk's pages can go while its neighbours live.
- *  - The top: its tail that no allocation reached for purge_delay_ms (the
- *    top's smallest size since then, top_low) is trimmed: the data segment
- *    or the sub-heap shrinks.  A program cycling through tens of megabytes
- *    keeps them; one that stops using them gets them back.
+ *  - The top: once nothing has split it or merged into it for
+ *    purge_delay_ms, it is trimmed down to top_pad; else its tail that no
+ *    allocation reached for that long (the top's smallest size since,
+ *    top_low) goes: the data segment or the sub-heap shrinks.  A program
+ *    cycling through tens of megabytes keeps them; one that stops using
+ *    them gets them back.
  *  - When a thread leaves, an arena no thread uses gives back all it can
  *    at once, and the others trim their tops.
  *
@@ -20,9 +22,10 @@
  * paths (decay_generic_count: the mid-size cache serves many without a
  * lock), at every free that leaves a chunk able to hold a page
  * (decay_freed), and before the top grows.  A pass runs when one is
- * due, with the arena's lock held.  Calls the thread's cache serves alone
- * never read it; a program that goes quiet can have a thread of
- * ptalloc's own run the passes (option purge_thread, off by default).
+ * due, with the arena's lock held.  Calls the tcache serves inline never
+ * read it; a program that goes quiet, or whose calls all hit the tcache,
+ * can have a thread of ptalloc's own run the passes (option
+ * purge_thread, off by default).
  *
  * purge_delay_ms = 0 gives back at once, as glibc trims (and purges too);
  * SIZE_MAX (set as -1) never, but for malloc_trim.  An arena no thread
@@ -31,13 +34,17 @@
 #include <pthread.h>
 #include <time.h>
 #include "internal.h"
+#include "vg.h"
 
 /* At most this many chunks looked at, and madvise calls made, in one
  * pass: the lock is held, and in a threaded process each call interrupts
  * the other CPUs to flush their TLBs.  What is left goes at the next pass,
- * which is then due at the next tick. */
+ * which is then due at the next tick.  Before the top grows, fewer: that
+ * may come often. */
 #define PASS_SCAN  65536
 #define PASS_CALLS 1024
+#define GROW_SCAN  256
+#define GROW_CALLS 16
 
 static uint64_t min_u64(uint64_t x, uint64_t y) { return x < y ? x : y; }
 
@@ -47,18 +54,23 @@ static uint64_t min_u64(uint64_t x, uint64_t y) { return x < y ? x : y; }
 static unsigned purge_bins(void) { return NBINS - largebin_index(PURGE_MIN_CHUNK) + 1; }
 static unsigned purge_bin_at(unsigned k) { return k == 0 ? UNSORTED_BIN : NBINS - k; }
 
-/* Purges the chunks free since `old` or before.  Returns when the next one
- * will be due (UINT64_MAX: none waits; `now`: the pass stopped short). */
-static uint64_t purge_idle(arena_t *a, uint64_t now, uint64_t old, size_t delay)
+/* Purges the chunks free since `old` or before, looking at `scan` chunks
+ * and making `calls` calls at most; a pass goes on where the last one
+ * stopped (resume), the purge before a growth starts from the largest.
+ * Returns when the next one will be due (UINT64_MAX: none waits; `now`:
+ * it stopped short). */
+static uint64_t purge_idle(arena_t *a, uint64_t now, uint64_t old, size_t delay,
+                           unsigned scan, unsigned max_calls, bool resume)
 {
     uint64_t next = UINT64_MAX;
-    unsigned scanned = 0, calls = 0, nbins = purge_bins();
+    unsigned scanned = 0, calls = 0, nbins = purge_bins(), from = resume ? a->purge_bin : 0;
     for (unsigned k = 0; k < nbins; k++) {
-        unsigned at = (a->purge_bin + k) % nbins, i = purge_bin_at(at);
+        unsigned at = (from + k) % nbins, i = purge_bin_at(at);
         chunk_t *bin = bin_at(a, i);
         for (chunk_t *p = bin->fd; p != bin; p = p->fd) {
-            if (++scanned > PASS_SCAN || calls >= PASS_CALLS) {
-                a->purge_bin = at;          /* go on from here next time */
+            if (++scanned > scan || calls >= max_calls) {
+                if (resume)
+                    a->purge_bin = at;      /* go on from here next time */
                 return now;
             }
             if (chunksize(p) < PURGE_MIN_CHUNK) {
@@ -75,7 +87,8 @@ static uint64_t purge_idle(arena_t *a, uint64_t now, uint64_t old, size_t delay)
                 calls += (unsigned)purge_chunk(a, p);
         }
     }
-    a->purge_bin = 0;
+    if (resume)
+        a->purge_bin = 0;
     return next;
 }
 
@@ -107,19 +120,40 @@ static void decay_pass(arena_t *a, uint64_t now)
         a->decay_due = now + 1000;          /* the option may change */
         return;
     }
-    /* The fastbins' chunks are merged, so that the pages among them can
-     * go: as free since the last pass if no fastbin was used since. */
-    if (have_fastchunks(a))
-        consolidate_since(a, (a->flags & ARENA_FAST_USED) ? now : a->pass_ms);
+    /* Fastbins no call has used since the last pass are merged, so that
+     * the pages among their chunks can go: those chunks have been free
+     * since then.  Fastbins in use are left alone (merging them at every
+     * pass made frag 7-20% slower). */
+    if (have_fastchunks(a) && !(a->flags & ARENA_FAST_USED))
+        consolidate_since(a, a->pass_ms);
     a->flags &= ~ARENA_FAST_USED;
     uint64_t old = now >= delay ? now - delay : 0;
-    uint64_t purge_next = purge_idle(a, now, old, delay);
+    uint64_t purge_next = purge_idle(a, now, old, delay, PASS_SCAN, PASS_CALLS, true);
     uint64_t next = min_u64(purge_next, trim_idle(a, now, delay));
     /* Passes come at most every quarter of the delay, unless the last one
      * stopped short. */
     uint64_t soonest = now + (purge_next == now ? 1 : delay >= 4 ? delay / 4 : 1);
     a->pass_ms = now;
     a->decay_due = next > soonest ? next : soonest;
+}
+
+/* The top must grow (lock held).  A pass due runs first.  And the chunks
+ * free since before the previous growth go at once, as many as a short
+ * scan finds (largest first): memory the program left unused while it
+ * asks the system for more, as the purge before this one did. */
+void decay_grow(arena_t *a)
+{
+    a->top_low = 0;                         /* the top is in use now */
+    uint64_t now = os_clock_ms();
+    a->clock_ms = now;
+    size_t delay = decay_delay(a);
+    if (delay == SIZE_MAX)
+        return;
+    if (now >= a->decay_due)
+        decay_pass(a, now);
+    if (a->grow_ms)
+        purge_idle(a, now, a->grow_ms - 1, delay, GROW_SCAN, GROW_CALLS, false);
+    a->grow_ms = now;
 }
 
 void decay_tick(arena_t *a)
@@ -131,13 +165,17 @@ void decay_tick(arena_t *a)
 }
 
 /* The thread's arena reads the clock, unless another thread holds its
- * lock (whose calls read it then). */
+ * lock (whose calls read it then).  A pass reads the headers inside
+ * freed blocks: Valgrind is told to look away (vg.h), as on every path
+ * into an arena. */
 void decay_generic_tick(void)
 {
     arena_t *a = tc.arena;
     if (!a || !lock_try(&a->lock))
         return;
+    vg_quiet();
     decay_tick(a);
+    vg_loud();
     lock_release(&a->lock);
 }
 
@@ -172,6 +210,7 @@ void decay_thread_left(void)
 {
     if (mp.purge_delay_ms == SIZE_MAX)
         return;
+    vg_quiet();
     for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
         if (!lock_try(&a->lock))
             continue;
@@ -183,6 +222,7 @@ void decay_thread_left(void)
         }
         lock_release(&a->lock);
     }
+    vg_loud();
 }
 
 /* ---- the background thread (option purge_thread) -------------------------- */
@@ -213,6 +253,7 @@ static void *decay_thread(void *unused)
         if (trace_on)
             continue;           /* a trace's records belong to calls */
         uint64_t now = os_clock_ms();
+        vg_quiet();
         for (arena_t *a = &main_arena; a; a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
             if (!lock_try(&a->lock))
                 continue;       /* busy: its own calls read the clock */
@@ -221,6 +262,7 @@ static void *decay_thread(void *unused)
                 decay_pass(a, now);
             lock_release(&a->lock);
         }
+        vg_loud();
     }
     return NULL;
 }

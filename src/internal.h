@@ -231,6 +231,7 @@ int   purge_chunk(arena_t *a, chunk_t *p);        /* lock held             */
 /* Locked calls between two readings of the clock (a power of two). */
 #define DECAY_TICK_CALLS 32
 void decay_tick(arena_t *a);                      /* lock held: read the clock */
+void decay_grow(arena_t *a);                      /* lock held: the top grows  */
 void decay_freed(arena_t *a, chunk_t *p);         /* lock held: a big free     */
 void decay_thread_left(void);                     /* a thread has exited       */
 void decay_thread_start(void);                    /* the background thread     */

@@ -310,10 +310,7 @@ static ALWAYS_INLINE void *int_malloc_steps(arena_t *a, size_t nb, bool traced)
         if (size >= nb + MINSIZE)
             return take_top(a, nb, traced);
         if (!have_fastchunks(a)) {
-            /* Before the top grows, a pass due gives back what is idle
-             * (the top itself is in use now). */
-            a->top_low = 0;
-            decay_tick(a);
+            decay_grow(a);
             return sys_malloc(a, nb);
         }
         malloc_consolidate(a);

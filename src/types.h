@@ -249,6 +249,7 @@ typedef struct __attribute__((aligned(CACHE_LINE))) arena {
     uint64_t        pass_ms;
     uint64_t        top_since;
     uint64_t        top_touched;         /* last split of or merge into it  */
+    uint64_t        grow_ms;             /* the top's last growth           */
     size_t          top_low;
     unsigned        ticks;
     unsigned        purge_bin;
