@@ -99,7 +99,7 @@ static uint64_t purge_idle(arena_t *a, uint64_t now, uint64_t old, size_t delay,
 static uint64_t trim_idle(arena_t *a, uint64_t now, size_t delay)
 {
     size_t size = chunksize(a->top);
-    bool big = size >= mp.trim_threshold || a != &main_arena;
+    bool big = top_trimmable(a);
     if (now - a->top_touched >= delay && big) {
         sys_trim(a, mp.top_pad, true);
     } else if (now - a->top_since < delay) {
@@ -143,17 +143,17 @@ static void decay_pass(arena_t *a, uint64_t now)
  * asks the system for more, as the purge before this one did. */
 void decay_grow(arena_t *a)
 {
-    a->top_low = 0;                         /* the top is in use now */
     uint64_t now = os_clock_ms();
     a->clock_ms = now;
     size_t delay = decay_delay(a);
-    if (delay == SIZE_MAX)
-        return;
-    if (now >= a->decay_due)
-        decay_pass(a, now);
-    if (a->grow_ms)
-        purge_idle(a, now, a->grow_ms - 1, delay, GROW_SCAN, GROW_CALLS, false);
-    a->grow_ms = now;
+    if (delay != SIZE_MAX) {
+        if (now >= a->decay_due)
+            decay_pass(a, now);
+        if (a->grow_ms)
+            purge_idle(a, now, a->grow_ms - 1, delay, GROW_SCAN, GROW_CALLS, false);
+        a->grow_ms = now;
+    }
+    a->top_low = 0;     /* the top is in use now (after the pass, which starts a new look) */
 }
 
 void decay_tick(arena_t *a)
@@ -216,7 +216,7 @@ void decay_thread_left(void)
             continue;
         if (a->attached == 0) {
             arena_give_back(a, mp.top_pad);
-        } else if (a != &main_arena || chunksize(a->top) >= mp.trim_threshold) {
+        } else if (top_trimmable(a)) {
             sys_trim(a, mp.top_pad, true);
             a->top_low = chunksize(a->top);
         }

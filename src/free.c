@@ -106,7 +106,7 @@ NOINLINE void free_merge(arena_t *a, chunk_t *p, size_t size)
     if (size >= FASTBIN_CONSOLIDATION_THRESHOLD) {
         if (have_fastchunks(a))
             malloc_consolidate(a);
-        if (decay_delay(a) == 0 && (a != &main_arena || chunksize(a->top) >= mp.trim_threshold))
+        if (decay_delay(a) == 0 && top_trimmable(a))
             sys_trim(a, mp.top_pad, true);
     }
 }

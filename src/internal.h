@@ -226,6 +226,22 @@ int   sys_trim(arena_t *a, size_t pad, bool heaps);  /* lock held          */
 int   sys_trim_all(size_t pad);                   /* malloc_trim           */
 int   arena_give_back(arena_t *a, size_t pad);    /* lock held: all of it  */
 int   purge_chunk(arena_t *a, chunk_t *p);        /* lock held             */
+/* The whole pages inside free chunk p (size bytes) past its header and
+ * purge stamp, the ones a purge gives back: their start in *from, their
+ * length returned (0: none). */
+static inline size_t purge_span(chunk_t *p, size_t size, uintptr_t *from)
+{
+    *from = align_up((uintptr_t)(purge_stamp(p) + 1), os_pagesize);
+    uintptr_t to = align_down((uintptr_t)p + size, os_pagesize);
+    return to > *from ? to - *from : 0;
+}
+/* Whether arena a's top is one a trim may shrink: the main arena's past
+ * the trim threshold, any sub-heap's (sub_heap_trim checks the threshold
+ * for the shrink itself). */
+static inline bool top_trimmable(arena_t *a)
+{
+    return a != &main_arena || chunksize(a->top) >= mp.trim_threshold;
+}
 
 /* ---- decay.c: giving memory back by the clock ----------------------------- */
 /* Locked calls between two readings of the clock (a power of two). */
@@ -253,6 +269,15 @@ static inline void decay_generic_count(void)
 {
     if (unlikely((++tc.generic_calls & (DECAY_GENERIC_CALLS - 1)) == 0))
         decay_generic_tick();
+}
+/* Lock held: an allocation took the front of the top, leaving `left`
+ * bytes: the decay notes when, and how far down the top has been since
+ * its last look (top_low). */
+static inline void decay_top_split(arena_t *a, size_t left)
+{
+    a->top_touched = a->clock_ms;
+    if (left < a->top_low)
+        a->top_low = left;
 }
 /* Lock held: counts a locked call, and reads the clock every
  * DECAY_TICK_CALLS of them. */
@@ -356,6 +381,7 @@ int walk_chunks(arena_t *a, int (*fn)(arena_t *, chunk_t *, int seg, void *), vo
 struct totals {
     size_t system, max_system, top, free_bytes, free_chunks, fast_bytes, fast_chunks;
     size_t released;        /* free bytes whose pages are not resident now */
+    size_t resident;        /* free bytes (bins, fastbins, top) still resident */
     size_t given_back;      /* bytes purged or trimmed, ever               */
 };
 void stats_totals(arena_t *a, struct totals *t);   /* lock held */

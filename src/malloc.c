@@ -81,9 +81,7 @@ static ALWAYS_INLINE void *take_top(arena_t *a, size_t nb, bool traced)
     size_t size = chunksize(top);
     chunk_t *r = chunk_at(top, nb);
     a->top = r;
-    a->top_touched = a->clock_ms;
-    if (size - nb < a->top_low)
-        a->top_low = size - nb;
+    decay_top_split(a, size - nb);
     set_head(r, (size - nb) | PREV_INUSE);
     set_head(top, nb | PREV_INUSE | a->chunk_flag);
     decide(traced, D_TOP);

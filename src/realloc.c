@@ -104,9 +104,7 @@ void *int_realloc(arena_t *a, chunk_t *oldp, size_t oldsize, size_t nb)
             set_head_size(oldp, nb | a->chunk_flag);
             chunk_t *r = chunk_at(oldp, nb);
             a->top = r;
-            a->top_touched = a->clock_ms;
-            if (oldsize + nextsize - nb < a->top_low)
-                a->top_low = oldsize + nextsize - nb;
+            decay_top_split(a, oldsize + nextsize - nb);
             set_head(r, (oldsize + nextsize - nb) | PREV_INUSE);
             trace_top(a);
             return chunk2mem(oldp);

@@ -16,12 +16,9 @@
  * purge stamp) that are not resident, as the kernel says (mincore). */
 static size_t released_in(chunk_t *p, size_t size)
 {
-    uintptr_t from = align_up((uintptr_t)(purge_stamp(p) + 1), os_pagesize);
-    uintptr_t to = align_down((uintptr_t)p + size, os_pagesize);
-    if (to <= from)
-        return 0;
-    size_t pages = (to - from) / os_pagesize;
-    return (pages - os_resident_pages((void *)from, pages)) * os_pagesize;
+    uintptr_t from;
+    size_t pages = purge_span(p, size, &from) / os_pagesize;
+    return pages ? (pages - os_resident_pages((void *)from, pages)) * os_pagesize : 0;
 }
 
 /* Lock held. */
@@ -53,6 +50,7 @@ COLD void stats_totals(arena_t *a, struct totals *t)
                 t->released += released_in(p, chunksize(p));
         }
     }
+    t->resident = t->free_bytes + t->fast_bytes - t->released;
 }
 
 static COLD arena_t *next_arena(arena_t *a)
@@ -118,13 +116,12 @@ COLD PUBLIC void malloc_stats(void)
         stats_totals(a, &t);
         lock_release(&a->lock);
         size_t used = t.system - t.free_bytes - t.fast_bytes;
-        size_t free_resident = t.free_bytes + t.fast_bytes - t.released;
         fmt_printf(&b, "Arena %d:\nsystem bytes     = %10zu\nin use bytes     = %10zu\n"
                    "free resident    = %10zu\nfree released    = %10zu\ngiven back       = %10zu\n",
-                   a->number, t.system, used, free_resident, t.released, t.given_back);
+                   a->number, t.system, used, t.resident, t.released, t.given_back);
         system += t.system;
         in_use += used;
-        resident += free_resident;
+        resident += t.resident;
         released += t.released;
         given_back += t.given_back;
     }
@@ -153,7 +150,7 @@ COLD PUBLIC int malloc_info(int options, FILE *fp)
     introspection_start();
     size_t tot_fast_n = 0, tot_fast = 0, tot_rest_n = 0, tot_rest = 0;
     size_t tot_system = 0, tot_max = 0, tot_aspace = 0, tot_mprotect = 0;
-    size_t tot_released = 0, tot_given_back = 0;
+    size_t tot_resident = 0, tot_released = 0, tot_given_back = 0;
 
     fputs("<malloc version=\"1\">\n", fp);
     for (arena_t *a = &main_arena; a; a = next_arena(a)) {
@@ -218,7 +215,7 @@ COLD PUBLIC int malloc_info(int options, FILE *fp)
         fputs("</sizes>\n", fp);
         fprintf(fp, "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n", t.fast_chunks, t.fast_bytes);
         fprintf(fp, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n", t.free_chunks, t.free_bytes);
-        fprintf(fp, "<total type=\"resident\" size=\"%zu\"/>\n", t.free_bytes + t.fast_bytes - t.released);
+        fprintf(fp, "<total type=\"resident\" size=\"%zu\"/>\n", t.resident);
         fprintf(fp, "<total type=\"released\" size=\"%zu\"/>\n", t.released);
         fprintf(fp, "<system type=\"current\" size=\"%zu\"/>\n", t.system);
         fprintf(fp, "<system type=\"max\" size=\"%zu\"/>\n", t.max_system);
@@ -236,7 +233,7 @@ COLD PUBLIC int malloc_info(int options, FILE *fp)
         tot_rest_n += t.free_chunks; tot_rest += t.free_bytes;
         tot_system += t.system; tot_max += t.max_system;
         tot_aspace += aspace; tot_mprotect += mprot;
-        tot_released += t.released; tot_given_back += t.given_back;
+        tot_resident += t.resident; tot_released += t.released; tot_given_back += t.given_back;
     }
     lock_acquire(&mmap_lock);
     mmap_stats_t ms = mstats;
@@ -244,7 +241,7 @@ COLD PUBLIC int malloc_info(int options, FILE *fp)
     fprintf(fp, "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n", tot_fast_n, tot_fast);
     fprintf(fp, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n", tot_rest_n, tot_rest);
     fprintf(fp, "<total type=\"mmap\" count=\"%ld\" size=\"%zu\"/>\n", ms.n_mmaps, ms.mmapped_mem);
-    fprintf(fp, "<total type=\"resident\" size=\"%zu\"/>\n", tot_fast + tot_rest - tot_released);
+    fprintf(fp, "<total type=\"resident\" size=\"%zu\"/>\n", tot_resident);
     fprintf(fp, "<total type=\"released\" size=\"%zu\"/>\n", tot_released);
     fprintf(fp, "<system type=\"current\" size=\"%zu\"/>\n", tot_system);
     fprintf(fp, "<system type=\"max\" size=\"%zu\"/>\n", tot_max);

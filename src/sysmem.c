@@ -179,7 +179,6 @@ static void main_new_segment(arena_t *a, char *base, size_t len, size_t mapped)
     s->next = a->segments;
     a->segments = s;
     a->nheaps++;
-    a->top_low = 0;                 /* a new top: not idle */
     chunk_t *old = a->top;
     size_t oldsize = chunksize(old);
     a->top = top;
@@ -255,7 +254,6 @@ static int sub_heap_grow(arena_t *a, size_t nb)
         n->number = h->number + 1;
         a->heap = n;
         a->nheaps++;
-        a->top_low = 0;
         a->system_mem += n->size;
         chunk_t *top = (chunk_t *)heap_chunks_start(n);
         a->top = top;
@@ -401,14 +399,13 @@ int sys_trim(arena_t *a, size_t pad, bool heaps)
  * held. */
 int purge_chunk(arena_t *a, chunk_t *p)
 {
-    uint64_t *stamp = purge_stamp(p);
-    uintptr_t from = align_up((uintptr_t)(stamp + 1), os_pagesize);
-    uintptr_t to = align_down((uintptr_t)p + chunksize(p), os_pagesize);
-    *stamp = PURGED;
-    if (to <= from || os_purge((void *)from, to - from) != 0)
+    uintptr_t from;
+    size_t len = purge_span(p, chunksize(p), &from);
+    *purge_stamp(p) = PURGED;
+    if (len == 0 || os_purge((void *)from, len) != 0)
         return 0;
-    a->purged += to - from;
-    trace_sys(TS_MADVISE, a, (void *)from, to - from);
+    a->purged += len;
+    trace_sys(TS_MADVISE, a, (void *)from, len);
     return 1;
 }
 

@@ -160,6 +160,15 @@ M_FN int m_containing(const void *addr)
     return -1;
 }
 
+/* Calls that read the decay's clock: DECAY_TICK_CALLS (32) locked calls
+ * twice over, with the cache off (m_no_tcache) and fastbin-size blocks,
+ * so that a pass due runs. */
+M_FN void m_ticks(void)
+{
+    for (int i = 0; i < 64; i++)
+        free(malloc(100));
+}
+
 /* ---- processes ----------------------------------------------------------- */
 
 /* Runs fn in a child process with a fresh failure count; the child's

@@ -60,13 +60,6 @@ static void expect_pages(const char *what, const void *mem, size_t n, int want_r
         CHECKF(total >= 1 && got == 0, "%s: %zu of %zu pages still resident", what, got, total);
 }
 
-/* Locked calls enough to read the clock twice (every 32; the cache is
- * off). */
-static void ticks(void)
-{
-    for (int i = 0; i < 64; i++)
-        free(malloc(100));
-}
 
 static void pause_ms(long ms)
 {
@@ -120,11 +113,11 @@ static void holes(void)
 
     free(hole);
     free(small);
-    ticks();
+    m_ticks();
     expect_pages("hole at once", hole, HOLE, 1);
     pause_ms(150);
     free(young);
-    ticks();
+    m_ticks();
     expect_pages("hole after 150 ms", hole, HOLE, 0);
     CHECKF(m_is_free(m_where(hole)), "the purged hole is %s", m_where_name(m_where(hole)));
     expect_pages("young hole at once", young, YOUNG, 1);
@@ -134,7 +127,7 @@ static void holes(void)
     t_heap_check("hole purged");
 
     pause_ms(150);
-    ticks();
+    m_ticks();
     expect_pages("young hole after 150 ms", young, YOUNG, 0);
     CHECKF(small[SMALL / 2] == (char)0xef, "the 2 KiB hole was purged after 300 ms");
     t_heap_check("young hole purged");
@@ -182,7 +175,7 @@ static void at_once_and_never(void)
     memset(h2, 0xab, HOLE);
     free(h2);
     pause_ms(150);
-    ticks();
+    m_ticks();
     expect_pages("delay -1, after 150 ms", h2, HOLE, 1);
     CHECK(malloc_trim(0) == 1);
     expect_pages("delay -1, malloc_trim(0)", h2, HOLE, 0);

@@ -179,13 +179,6 @@ static void free_blocks(void)
         free(blk[i]);
 }
 
-/* Reads the clock often enough for a pass: DECAY_TICK_CALLS (32) locked
- * calls, twice over (the cache is off). */
-static void ticks(void)
-{
-    for (int i = 0; i < 64; i++)
-        free(malloc(100));
-}
 
 /* Rounds of allocate-all, free-all, faster than the delay: the break stays
  * up.  With purge_delay_ms 0, each free-all lowers it, each round raises
@@ -237,7 +230,7 @@ static void trim(void)
      * later it goes. */
     for (int i = 0; i < 3; i++) {
         usleep(110 * 1000);
-        ticks();
+        m_ticks();
     }
     char *b2 = sbrk(0);
     CHECKF(b2 <= b1 - 2500 * KiB, "the break went down by %td bytes only", b1 - b2);
